@@ -1,5 +1,58 @@
 import { Hono } from "hono";
-const app = new Hono<{ Bindings: { PROBE: string } }>();
-app.get("/", (c) => c.text("ok " + c.env.PROBE));
-app.get("/f", async (c) => { const r = await fetch(c.req.query("u")!); return c.text(await r.text()); });
+import { audit } from "./audit.ts";
+import { loadConfig, type Config, type Env } from "./config.ts";
+import { createJwksCache } from "./jwks.ts";
+import type { Result } from "./result.ts";
+import { authorizationServerMetadata, jwksDocument } from "./routes/metadata.ts";
+import { tokenExchange } from "./routes/token.ts";
+
+// Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
+const jwks = createJwksCache();
+const configs = new WeakMap<object, Promise<Result<Config, string[]>>>();
+
+function configFor(env: Env): Promise<Result<Config, string[]>> {
+  let config = configs.get(env);
+  if (!config) {
+    config = loadConfig(env).then((result) => {
+      if (!result.ok) {
+        // The operator's log names every setting to fix; clients only learn that it is broken.
+        for (const problem of result.error) audit({ event: "config_invalid", outcome: "error", reason: "config_invalid", detail: problem }, nowSeconds());
+      }
+      return result;
+    });
+    configs.set(env, config);
+  }
+  return config;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+type App = { Bindings: Env; Variables: { config: Config } };
+const app = new Hono<App>();
+
+app.get("/healthz", (c) => c.text("ok"));
+
+app.use(async (c, next) => {
+  const config = await configFor(c.env);
+  if (!config.ok) {
+    return c.json({ error: "server_error", error_description: "the broker is misconfigured; its log names the settings to fix" }, 500);
+  }
+  c.set("config", config.value);
+  await next();
+});
+
+app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds()));
+app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
+app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
+app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));
+
+app.notFound((c) => c.json({ error: "not_found" }, 404));
+app.onError((error, c) => {
+  // A bug, not bad input: log it for us, tell the client nothing about it.
+  console.error(JSON.stringify({ event: "unhandled_error", message: String(error), stack: error.stack }));
+  return c.json({ error: "server_error" }, 500);
+});
+
 export default app;

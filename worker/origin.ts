@@ -1,0 +1,34 @@
+import { err, ok, type Result } from "./result.ts";
+
+// Origins are identities here, so they are compared as exact strings. Anything that is not
+// already the canonical ASCII serialisation is refused rather than "cleaned up": a broker that
+// normalises would let two spellings name one audience, or one spelling name two.
+const MAX_ORIGIN_LENGTH = 300; // far above any real host (253) + scheme + port; stops huge inputs early
+
+export type OriginProblem =
+  | "not_a_url"
+  | "not_canonical"
+  | "scheme_not_allowed"
+  | "http_not_loopback"
+  | "trailing_dot";
+
+export function canonicalOrigin(input: string): Result<string, OriginProblem> {
+  if (input.length === 0 || input.length > MAX_ORIGIN_LENGTH) return err("not_a_url");
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return err("not_a_url");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return err("scheme_not_allowed");
+  // URL#origin drops userinfo, path, query, fragment, default ports and upper case, and
+  // punycodes IDNs: any of those in the input makes it differ from its origin.
+  if (url.origin !== input) return err("not_canonical");
+  if (url.hostname.endsWith(".")) return err("trailing_dot");
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return err("http_not_loopback");
+  return ok(url.origin);
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}

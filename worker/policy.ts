@@ -1,0 +1,214 @@
+import { canonicalOrigin } from "./origin.ts";
+import { isObject } from "./json.ts";
+import { err, ok, type Result } from "./result.ts";
+
+// Policy is data reviewed like code: rules say which callers (by client app id and/or app roles)
+// may get tokens for which exact origins, with which scopes and for how long. Deny by default.
+// A grant always comes from exactly one rule, so the audit log can name it.
+
+export interface Rule {
+  readonly name: string;
+  readonly match: {
+    /** Client app ids (azp/appid); any of them matches. Absent: any client that has the roles. */
+    readonly clients?: ReadonlySet<string>;
+    /** App roles the caller must all hold. Absent: the client id alone decides. */
+    readonly roles?: readonly string[];
+    /** Tenants the caller must be from. Absent: any allow-listed tenant. */
+    readonly tenants?: ReadonlySet<string>;
+  };
+  readonly grant: {
+    readonly origins: ReadonlySet<string>;
+    readonly scopes: readonly string[];
+    readonly maxTtlSeconds: number;
+  };
+}
+
+export interface Policy {
+  readonly rules: readonly Rule[];
+  /** Rules indexed by granted origin, so a decision costs the same with 10 rules or 10,000. */
+  readonly byOrigin: ReadonlyMap<string, readonly Rule[]>;
+}
+
+/** What policy looks at: nothing else of the token reaches this stage. */
+export interface CallerIdentity {
+  readonly tenantId: string;
+  readonly appId: string;
+  readonly roles: readonly string[];
+}
+
+export interface AccessRequest {
+  readonly resource: string;
+  /** Requested scopes; undefined = all that the rule grants. */
+  readonly scopes: readonly string[] | undefined;
+}
+
+export interface Grant {
+  readonly rule: string;
+  readonly resource: string;
+  readonly scopes: readonly string[];
+  /** The caller's roles that the rule required: carried into the minted token. */
+  readonly roles: readonly string[];
+  readonly maxTtlSeconds: number;
+}
+
+export type Denial =
+  | { readonly reason: "no_roles" }
+  | { readonly reason: "resource_not_granted" }
+  | { readonly reason: "scope_not_granted"; readonly scopes: readonly string[] };
+
+export function decide(caller: CallerIdentity, request: AccessRequest, policy: Policy): Result<Grant, Denial> {
+  const candidates = (policy.byOrigin.get(request.resource) ?? []).filter((rule) => matches(rule, caller));
+  if (candidates.length === 0) {
+    // Entra issues app-only tokens without roles when the API does not require assignment:
+    // that is a caller nobody has granted anything, and the log should say so plainly.
+    return err(caller.roles.length === 0 ? { reason: "no_roles" } : { reason: "resource_not_granted" });
+  }
+  const wanted = request.scopes;
+  const rule = wanted ? candidates.find((r) => wanted.every((s) => r.grant.scopes.includes(s))) : candidates[0];
+  if (!rule) {
+    const grantable = new Set(candidates.flatMap((r) => r.grant.scopes));
+    return err({ reason: "scope_not_granted", scopes: wanted!.filter((s) => !grantable.has(s)) });
+  }
+  return ok({
+    rule: rule.name,
+    resource: request.resource,
+    scopes: wanted ?? rule.grant.scopes,
+    roles: rule.match.roles ?? [],
+    maxTtlSeconds: rule.grant.maxTtlSeconds,
+  });
+}
+
+function matches(rule: Rule, caller: CallerIdentity): boolean {
+  const { clients, roles, tenants } = rule.match;
+  if (clients && !clients.has(caller.appId)) return false;
+  if (tenants && !tenants.has(caller.tenantId)) return false;
+  if (roles && !roles.every((role) => caller.roles.includes(role))) return false;
+  return true;
+}
+
+// ---- loading: the whole document is validated once, every problem named by rule and field ----
+
+/** A policy document beyond this is a mistake or an attack on start-up time. */
+const MAX_RULES = 100_000;
+/** Upper bound for any rule's token lifetime: downstream tokens are meant to be short-lived. */
+export const MAX_RULE_TTL_SECONDS = 24 * 60 * 60;
+const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+
+export function parsePolicy(raw: unknown): Result<Policy, string[]> {
+  const problems: string[] = [];
+  let doc = raw;
+  if (typeof raw === "string") {
+    try {
+      doc = JSON.parse(raw);
+    } catch (e) {
+      return err([`not valid JSON (${(e as Error).message})`]);
+    }
+  }
+  if (!isObject(doc)) return err(["must be an object with a \"rules\" array"]);
+  for (const key of Object.keys(doc)) if (key !== "rules") problems.push(`unknown field "${key}"`);
+  if (!Array.isArray(doc.rules)) return err([...problems, "\"rules\" must be an array"]);
+  if (doc.rules.length > MAX_RULES) return err([`at most ${MAX_RULES} rules`]);
+
+  const rules: Rule[] = [];
+  const names = new Set<string>();
+  doc.rules.forEach((value: unknown, index: number) => {
+    const label = isObject(value) && typeof value.name === "string" ? `rule "${value.name}"` : `rules[${index}]`;
+    const rule = parseRule(value, (field, problem) => problems.push(`${label}: ${field}: ${problem}`));
+    if (!rule) return;
+    if (names.has(rule.name)) problems.push(`${label}: name: duplicate rule name`);
+    names.add(rule.name);
+    rules.push(rule);
+  });
+  if (problems.length > 0) return err(problems);
+
+  const byOrigin = new Map<string, Rule[]>();
+  for (const rule of rules) {
+    for (const origin of rule.grant.origins) {
+      const list = byOrigin.get(origin);
+      if (list) list.push(rule);
+      else byOrigin.set(origin, [rule]);
+    }
+  }
+  return ok(deepFreeze({ rules, byOrigin }));
+}
+
+type Report = (field: string, problem: string) => void;
+
+function parseRule(value: unknown, report: Report): Rule | undefined {
+  if (!isObject(value)) {
+    report("rule", "must be an object with name, match and grant");
+    return undefined;
+  }
+  let valid = true;
+  const fail: Report = (field, problem) => {
+    valid = false;
+    report(field, problem);
+  };
+  for (const key of Object.keys(value)) if (!["name", "match", "grant"].includes(key)) fail(key, "unknown field");
+  const name = value.name;
+  if (typeof name !== "string" || !RULE_NAME.test(name)) fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
+
+  const match = isObject(value.match) ? value.match : (fail("match", "must be an object"), {});
+  for (const key of Object.keys(match)) if (!["clients", "roles", "tenants"].includes(key)) fail(`match.${key}`, "unknown field");
+  const clients = stringList(match.clients, "match.clients", fail, (s) => GUID.test(s), "a lower-case GUID client app id");
+  const roles = stringList(match.roles, "match.roles", fail, (s) => s.length > 0 && s.length <= 256, "a non-empty role value");
+  const tenants = stringList(match.tenants, "match.tenants", fail, (s) => GUID.test(s), "a lower-case GUID tenant id");
+  if (clients === undefined && roles === undefined) {
+    fail("match", "needs \"clients\" and/or \"roles\": a rule that matches every caller is not allowed");
+  }
+
+  const grant = isObject(value.grant) ? value.grant : (fail("grant", "must be an object"), {});
+  for (const key of Object.keys(grant)) if (!["origins", "scopes", "maxTtlSeconds"].includes(key)) fail(`grant.${key}`, "unknown field");
+  const origins = stringList(grant.origins, "grant.origins", fail, (s) => canonicalOrigin(s).ok, "a canonical origin such as https://api.example.com (lower case, no path, no default port; http only for loopback)");
+  if (origins === undefined) fail("grant.origins", "is required");
+  const scopes = stringList(grant.scopes, "grant.scopes", fail, (s) => SCOPE_TOKEN.test(s), "a scope token (RFC 6749 §3.3: printable ASCII, no spaces or quotes)");
+  if (scopes === undefined) fail("grant.scopes", "is required");
+  const ttl = grant.maxTtlSeconds;
+  if (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_RULE_TTL_SECONDS) {
+    fail("grant.maxTtlSeconds", `must be a whole number of seconds from 1 to ${MAX_RULE_TTL_SECONDS}`);
+  }
+  if (!valid) return undefined;
+  return {
+    name: name as string,
+    match: {
+      ...(clients && { clients: new Set(clients) }),
+      ...(roles && { roles }),
+      ...(tenants && { tenants: new Set(tenants) }),
+    },
+    grant: { origins: new Set(origins), scopes: scopes!, maxTtlSeconds: ttl as number },
+  };
+}
+
+function stringList(
+  value: unknown,
+  field: string,
+  fail: Report,
+  valid: (s: string) => boolean,
+  what: string,
+): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0) {
+    fail(field, "must be a non-empty array");
+    return undefined;
+  }
+  const seen = new Set<string>();
+  value.forEach((item: unknown, i: number) => {
+    if (typeof item !== "string" || !valid(item)) fail(`${field}[${i}]`, `${JSON.stringify(item)} is not ${what}`);
+    else if (seen.has(item)) fail(`${field}[${i}]`, `${JSON.stringify(item)} is listed twice`);
+    else seen.add(item);
+  });
+  return [...seen];
+}
+
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    if (value instanceof Map) for (const v of value.values()) deepFreeze(v);
+    else if (!(value instanceof Set)) for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

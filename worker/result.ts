@@ -1,0 +1,11 @@
+// Failures at the edges are values: every stage returns a Result and the route maps the
+// reason to the wire in one place (errors.ts). Exceptions are reserved for bugs.
+export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
+
+export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
+  return { ok: true, value };
+}
+
+export function err<E>(error: E): { readonly ok: false; readonly error: E } {
+  return { ok: false, error };
+}

@@ -1,0 +1,26 @@
+import type { Config } from "../config.ts";
+import { GRANT_TYPE_TOKEN_EXCHANGE } from "../exchange-request.ts";
+
+// Keys rotate with overlap (a new key is published before it signs), so verifiers may cache the
+// key set for a few minutes without missing a new kid for long.
+const PUBLIC_CACHE = { "cache-control": "public, max-age=300" } as const;
+
+export function jwksDocument(config: Config): Response {
+  return Response.json(config.signingKeys.publicJwks, { headers: { ...PUBLIC_CACHE, "content-type": "application/jwk-set+json" } });
+}
+
+/** RFC 8414 authorization server metadata. `issuer` is exactly the configured public URL (§3.3). */
+export function authorizationServerMetadata(config: Config): Response {
+  return Response.json(
+    {
+      issuer: config.issuer,
+      token_endpoint: `${config.issuer}/token`,
+      jwks_uri: `${config.issuer}/.well-known/jwks.json`,
+      grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
+      // The subject token is the credential: no separate client authentication.
+      token_endpoint_auth_methods_supported: ["none"],
+      response_types_supported: [],
+    },
+    { headers: PUBLIC_CACHE },
+  );
+}

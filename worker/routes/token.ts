@@ -1,0 +1,79 @@
+import { audit, sha256Hex } from "../audit.ts";
+import type { Config } from "../config.ts";
+import { verifyEntraToken, type Caller } from "../entra-token.ts";
+import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
+import { readExchangeRequest } from "../exchange-request.ts";
+import type { JwksCache } from "../jwks.ts";
+import { mint } from "../mint.ts";
+import { decide } from "../policy.ts";
+
+/** A token that would live shorter than this is useless to its holder: it should refresh instead. */
+const MIN_ISSUED_TTL_SECONDS = 10;
+
+// POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
+export async function tokenExchange(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response> {
+  const parsed = await readExchangeRequest(request);
+  if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
+  const exchange = parsed.value;
+
+  const verified = await verifyEntraToken(exchange.subjectToken, config.entra, jwks, now);
+  if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
+  const caller = verified.value;
+
+  const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
+  if (!decision.ok) return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
+  const grant = decision.value;
+
+  const ttlSeconds = Math.floor(Math.min(grant.maxTtlSeconds, config.maxTokenTtlSeconds, caller.expiresAt - now));
+  if (ttlSeconds < MIN_ISSUED_TTL_SECONDS) {
+    return deny({ stage: "lifetime", problem: "subject_token_expiring" }, now, callerFields(caller, now, exchange.resource));
+  }
+
+  const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
+  audit(
+    {
+      event: "token_exchange",
+      outcome: "granted",
+      reason: "granted",
+      ...callerFields(caller, now, grant.resource),
+      roles: grant.roles,
+      rule: grant.rule,
+      scope: issued.scope,
+      jti: issued.jti,
+      exp: issued.expiresAt,
+      token_sha256: await sha256Hex(issued.token),
+    },
+    now,
+  );
+  return Response.json(
+    {
+      access_token: issued.token,
+      issued_token_type: exchange.requestedTokenType,
+      token_type: "Bearer",
+      expires_in: issued.expiresIn,
+      scope: issued.scope,
+    },
+    { headers: NO_STORE },
+  );
+}
+
+// RFC 6749 §5.1: token responses, errors included, must not be cached.
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
+
+function deny(failure: ExchangeFailure, now: number, fields: Record<string, unknown> = {}): Response {
+  const wire = toWireError(failure);
+  audit({ event: "token_exchange", outcome: "denied", reason: reasonOf(failure), ...fields }, now);
+  const headers: Record<string, string> = { ...NO_STORE };
+  if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
+  return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });
+}
+
+function callerFields(caller: Caller, now: number, resource: string) {
+  return {
+    tenant: caller.tenantId,
+    client_id: caller.appId,
+    token_version: caller.tokenVersion,
+    resource,
+    subject_token_remaining_s: caller.expiresAt - now,
+  };
+}
