@@ -1,0 +1,182 @@
+/**
+ * Entra ID app-only tokens through msal-node: msal's cache holds the tokens (per scope); this module
+ * adds what msal lacks for a shared daemon: one in-flight request per scope for many concurrent
+ * callers, refresh ahead of expiry in the background, and assertions signed once per request sent
+ * to Entra ID rather than once per cached read.
+ */
+import { AuthError, ConfidentialClientApplication, LogLevel, type AuthenticationResult, type INetworkModule } from "@azure/msal-node";
+import { createAssertionSigner, type AssertionSigner } from "./assertion.ts";
+import type { SignerConfig } from "./config.ts";
+import type { CertificateCredential } from "./credential.ts";
+import { SignerError } from "./errors.ts";
+import { readFederatedToken } from "./federated.ts";
+import { tokenHash, type Logger } from "./log.ts";
+
+export type AccessToken = {
+  readonly accessToken: string;
+  readonly expiresOn: Date;
+  readonly scope: string;
+};
+
+export type TokenSource = {
+  getToken(scope: string): Promise<AccessToken>;
+  /** Public facts about the credential, for `cert show` and the daemon's /health. */
+  describe(): CredentialDescription;
+};
+
+export type CredentialDescription =
+  | { kind: "certificate"; signingThumbprintSha256: string; certificates: { thumbprintSha256: string; thumbprintSha1: string; notBefore: string; notAfter: string }[] }
+  | { kind: "federated"; tokenFile: string };
+
+/**
+ * Start a background refresh once a token has less than this left (or passed Entra's refresh_in), so
+ * the next callers never wait. msal-node itself only refreshes 300 s before expiry, on the caller's time.
+ */
+export const REFRESH_AHEAD_MS = 10 * 60_000;
+
+/**
+ * At most one background refresh per scope in this interval, whatever its outcome: after a failure the
+ * token is still good (don't hammer Entra), and a token shorter-lived than REFRESH_AHEAD_MS must not
+ * turn every cached read into a request.
+ */
+const REFRESH_MIN_INTERVAL_MS = 30_000;
+
+export type TokenSourceOptions = {
+  config: SignerConfig;
+  /** Loaded certificates (for a certificate credential); ignored for a federated one. */
+  certificates?: readonly CertificateCredential[];
+  network: INetworkModule;
+  log: Logger;
+  now?: () => number;
+};
+
+function authorityMetadata(config: SignerConfig): string {
+  // Supplying the metadata skips discovery: the token endpoint is the pinned one, not whatever a
+  // discovery document says, so the assertion's `aud` and the endpoint msal posts to are the same string.
+  const a = config.authority;
+  return JSON.stringify({
+    token_endpoint: config.tokenEndpoint,
+    authorization_endpoint: `${a}/oauth2/v2.0/authorize`,
+    end_session_endpoint: `${a}/oauth2/v2.0/logout`,
+    issuer: `${a}/v2.0`,
+    jwks_uri: `${a}/discovery/v2.0/keys`,
+  });
+}
+
+/** Watches what msal actually sends so a client assertion goes over the wire at most once (unique jti per request). */
+function trackingNetwork(inner: INetworkModule, onAssertionSent: (assertion: string) => void): INetworkModule {
+  return {
+    sendGetRequestAsync: (url, options, timeout) => inner.sendGetRequestAsync(url, options, timeout),
+    sendPostRequestAsync: (url, options) => {
+      const sent = options?.body ? new URLSearchParams(options.body).get("client_assertion") : null;
+      if (sent) onAssertionSent(sent);
+      return inner.sendPostRequestAsync(url, options);
+    },
+  };
+}
+
+function mapMsalError(e: unknown, scope: string): SignerError {
+  if (e instanceof SignerError) return e;
+  if (e instanceof AuthError) {
+    // errorMessage is Entra's error_description (AADSTS code + text, trace ids): no secrets, and what an operator needs.
+    const first = (e.errorMessage || e.message).split(/\r?\n/)[0]?.slice(0, 500) ?? "";
+    return new SignerError("ERR_TOKEN", `Entra ID did not issue a token for ${scope}: ${e.errorCode}: ${first}`, { oauthError: e.errorCode });
+  }
+  return new SignerError("ERR_TOKEN", `Entra ID did not issue a token for ${scope}: ${e instanceof Error ? e.message : "unknown error"}`);
+}
+
+export function createTokenSource(options: TokenSourceOptions): TokenSource {
+  const { config, log } = options;
+  const now = options.now ?? Date.now;
+  let signer: AssertionSigner | undefined;
+
+  if (config.credential.kind === "certificate") {
+    signer = createAssertionSigner({ clientId: config.clientId, tokenEndpoint: config.tokenEndpoint, credentials: options.certificates ?? [], now });
+  }
+  const credential = config.credential;
+
+  const clientAssertion = async ({ tokenEndpoint }: { tokenEndpoint?: string }): Promise<string> => {
+    if (credential.kind === "federated") return readFederatedToken(credential.tokenFile, now());
+    if (tokenEndpoint !== undefined && tokenEndpoint !== config.tokenEndpoint) {
+      throw new SignerError("ERR_CREDENTIAL", `refusing to sign a client assertion for ${tokenEndpoint}: only ${config.tokenEndpoint} is allowed`);
+    }
+    return signer!.assertion(config.tokenEndpoint);
+  };
+
+  const app = new ConfidentialClientApplication({
+    auth: {
+      clientId: config.clientId,
+      authority: config.authority,
+      knownAuthorities: [new URL(config.authorityHost).host],
+      authorityMetadata: authorityMetadata(config),
+      clientAssertion,
+    },
+    system: {
+      networkClient: trackingNetwork(options.network, (sent) => signer?.markSent(sent)),
+      loggerOptions: {
+        piiLoggingEnabled: false,
+        logLevel: LogLevel.Warning,
+        loggerCallback: (level, message) => {
+          if (level <= LogLevel.Warning) log.warn("msal", { message: message.slice(0, 300) });
+        },
+      },
+    },
+  });
+
+  const inflight = new Map<string, Promise<AccessToken>>();
+  const refreshing = new Map<string, Promise<void>>();
+  const lastRefreshStart = new Map<string, number>();
+
+  const acquire = async (scope: string, skipCache: boolean): Promise<AccessToken> => {
+    let result: AuthenticationResult | null;
+    try {
+      // MSAL_FORCE_REGION in the environment would otherwise switch msal to a regional token endpoint.
+      result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache, azureRegion: "DisableMsalForceRegion" });
+    } catch (e) {
+      throw mapMsalError(e, scope);
+    }
+    if (!result?.accessToken || !result.expiresOn) throw new SignerError("ERR_TOKEN", `Entra ID answered without an access token for ${scope}`);
+    if (!result.fromCache) log.info("token.acquired", { scope, tokenHash: tokenHash(result.accessToken), expiresOn: result.expiresOn.toISOString(), signatures: signer?.signatures });
+    const token: AccessToken = { accessToken: result.accessToken, expiresOn: result.expiresOn, scope };
+    const refreshOn = result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY;
+    const t = now();
+    if (result.fromCache && (token.expiresOn.getTime() - t < REFRESH_AHEAD_MS || t >= refreshOn)) refreshInBackground(scope, t);
+    return token;
+  };
+
+  const refreshInBackground = (scope: string, t: number): void => {
+    if (refreshing.has(scope)) return;
+    if (t - (lastRefreshStart.get(scope) ?? -Infinity) < REFRESH_MIN_INTERVAL_MS) return;
+    lastRefreshStart.set(scope, t);
+    const p = acquire(scope, true)
+      .then(() => undefined)
+      .catch((e: unknown) => {
+        log.warn("token.refresh_failed", { scope, code: e instanceof SignerError ? e.code : "unknown", message: e instanceof Error ? e.message : "" });
+      })
+      .finally(() => refreshing.delete(scope));
+    refreshing.set(scope, p);
+  };
+
+  return {
+    getToken(scope) {
+      const existing = inflight.get(scope);
+      if (existing) return existing;
+      const p = acquire(scope, false).finally(() => inflight.delete(scope));
+      inflight.set(scope, p);
+      return p;
+    },
+    describe() {
+      if (credential.kind === "federated") return { kind: "federated", tokenFile: credential.tokenFile };
+      return {
+        kind: "certificate",
+        signingThumbprintSha256: signer!.signingCredential().thumbprintSha256,
+        certificates: (options.certificates ?? []).map((c) => ({
+          thumbprintSha256: c.thumbprintSha256,
+          thumbprintSha1: c.thumbprintSha1,
+          notBefore: c.notBefore.toISOString(),
+          notAfter: c.notAfter.toISOString(),
+        })),
+      };
+    },
+  };
+}
