@@ -1,5 +1,7 @@
 // Self-signed RSA certificates, the kind an app registration's "Certificates & secrets" holds.
 import { createHash, webcrypto } from "node:crypto";
+// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API loaded first.
+import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { daysFromNow, randomSerial, toPem } from "./ca.ts";
 
