@@ -1,0 +1,271 @@
+/**
+ * `broker-signer`: the command line. Output for programs goes to stdout (a token alone on a line, or
+ * JSON with --json); logs and errors go to stderr. Exit codes are stable (see EXIT).
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadConfig, validateScope, type ConfigOverrides, type SignerConfig } from "./config.ts";
+import { createCertificate, DEFAULT_KEY_SIZE, DEFAULT_VALIDITY_DAYS } from "./cert-create.ts";
+import { defaultSocketPath } from "./client.ts";
+import { assertNoKeyMaterialInProcess } from "./credential.ts";
+import { SignerError, type SignerErrorCode } from "./errors.ts";
+import { createLogger, type LogLevel } from "./log.ts";
+import { createSignerService } from "./service.ts";
+import { startSocketServer } from "./socket-server.ts";
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2, // wrong arguments or configuration: fix the command or the config
+  credential: 3, // key/certificate/federated token unusable or unsafe
+  token: 4, // Entra ID refused or failed to issue a token
+  exchange: 5, // the broker refused the exchange
+  unreachable: 6, // Entra ID, the broker or the daemon could not be reached
+} as const;
+
+const EXIT_FOR: Record<SignerErrorCode, number> = {
+  ERR_USAGE: EXIT.usage,
+  ERR_CONFIG: EXIT.usage,
+  ERR_REQUEST: EXIT.usage,
+  ERR_KEY_UNSAFE: EXIT.credential,
+  ERR_CREDENTIAL: EXIT.credential,
+  ERR_TOKEN: EXIT.token,
+  ERR_EXCHANGE: EXIT.exchange,
+  ERR_NETWORK: EXIT.unreachable,
+  ERR_SOCKET: EXIT.unreachable,
+};
+
+export type CliIo = {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Resolves when `serve` should stop (signals, in the real process). */
+  stopSignal?: Promise<void>;
+};
+
+const CONFIG_OPTIONS = {
+  config: { type: "string" },
+  tenant: { type: "string" },
+  "client-id": { type: "string" },
+  "authority-host": { type: "string" },
+  "ca-file": { type: "string" },
+  "broker-url": { type: "string" },
+  "broker-scope": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+const CONFIG_HELP = `Configuration (flags override BROKER_SIGNER_* variables, which override the config file):
+  --config FILE           JSON config file                        BROKER_SIGNER_CONFIG
+  --tenant ID             tenant id (GUID) or domain              BROKER_SIGNER_TENANT_ID
+  --client-id ID          application (client) id                 BROKER_SIGNER_CLIENT_ID
+  --authority-host URL    default https://login.microsoftonline.com  BROKER_SIGNER_AUTHORITY_HOST
+  --ca-file FILE          extra CA certificates (PEM)             BROKER_SIGNER_CA_FILE
+  --broker-url URL        the broker (for exchange)               BROKER_SIGNER_BROKER_URL
+  --broker-scope SCOPE    the broker's Entra scope (for exchange) BROKER_SIGNER_BROKER_SCOPE
+  --log-level LEVEL       debug | info | warn | error
+Credential (files only; never the key itself in a flag or variable):
+  BROKER_SIGNER_KEY_FILE + BROKER_SIGNER_CERT_FILE (PEM, key mode 0600)
+  BROKER_SIGNER_NEXT_KEY_FILE + BROKER_SIGNER_NEXT_CERT_FILE (second certificate, for rotation)
+  BROKER_SIGNER_PFX_FILE [+ BROKER_SIGNER_PFX_PASSPHRASE_FILE]
+  BROKER_SIGNER_FEDERATED_TOKEN_FILE (workload identity federation; AZURE_FEDERATED_TOKEN_FILE also read)
+Exit codes: 0 ok, 2 usage/config, 3 credential, 4 Entra ID refused, 5 broker refused, 6 unreachable, 1 internal.`;
+
+const HELP: Record<string, string> = {
+  main: `Usage: broker-signer <command> [options]
+
+Holds a certificate's private key and gets Entra ID app-only tokens with it, for services, CI jobs and agents.
+
+Commands:
+  cert create   create a key (mode 0600) and a self-signed certificate to upload to the app registration
+  cert show     show the configured certificates' thumbprints and which one signs
+  token         print an Entra ID access token for a scope     TOKEN=$(broker-signer token --scope api://broker/.default)
+  exchange      get a broker token for one downstream origin   broker-signer exchange --resource https://api.example.com
+  serve         run as a daemon on a unix socket for local processes
+
+Run \`broker-signer <command> --help\` for a command's options.`,
+  "cert create": `Usage: broker-signer cert create [--key-file FILE] [--cert-file FILE] [--subject DN] [--days N] [--key-size BITS] [--json]
+
+Creates a new RSA key (written mode 0600, never over an existing file) and a self-signed certificate.
+Prints the SHA-256 and SHA-1 thumbprints and the certificate (PEM) to upload in the app registration
+(Certificates & secrets > Certificates > Upload certificate).
+
+  --key-file FILE    default ./broker-signer-key.pem
+  --cert-file FILE   default ./broker-signer-cert.pem
+  --subject DN       default CN=broker-signer
+  --days N           validity, default ${DEFAULT_VALIDITY_DAYS}
+  --key-size BITS    2048 | 3072 | 4096, default ${DEFAULT_KEY_SIZE}
+  --json             print {thumbprintSha256, thumbprintSha1, notBefore, notAfter, certificatePem}`,
+  "cert show": `Usage: broker-signer cert show [config options] [--json]
+
+Loads the configured certificates (checking the key files) and prints their thumbprints; during
+rotation both are listed and the one that signs is marked.
+
+${CONFIG_HELP}`,
+  token: `Usage: broker-signer token [--scope SCOPE] [--json] [config options]
+
+Prints an Entra ID access token for SCOPE (default: the broker scope from the configuration) on stdout.
+  --scope SCOPE   e.g. api://broker/.default (client credentials always use /.default)
+  --json          print {access_token, token_type, expires_on, scope}
+
+${CONFIG_HELP}`,
+  exchange: `Usage: broker-signer exchange --resource ORIGIN [--scope SCOPES] [--json] [config options]
+
+Gets an Entra ID token for the broker scope and exchanges it at the broker (RFC 8693) for a token
+for one downstream origin. Prints the downstream access token (or the whole response with --json).
+  --resource ORIGIN   the downstream origin, exactly, e.g. https://api.example.com
+  --scope SCOPES      space-separated scopes to narrow the grant (optional)
+  --json              print {access_token, issued_token_type, token_type, expires_in, scope}
+
+${CONFIG_HELP}`,
+  serve: `Usage: broker-signer serve [--socket PATH] [config options]
+
+Runs until SIGINT/SIGTERM, answering on a unix socket (file mode 0600 in a directory of mode 0700):
+  GET  /token?scope=SCOPE              -> {access_token, token_type, expires_in, expires_on, scope}
+  POST /exchange {"resource","scope"}  -> {access_token, issued_token_type, token_type, expires_in, scope}
+  GET  /health                         -> {status, credential: thumbprints}
+  --socket PATH   default $BROKER_SIGNER_SOCKET, "socketPath" in the config, else
+                  $XDG_RUNTIME_DIR/broker-signer/signer.sock or $TMPDIR/broker-signer-<uid>/signer.sock
+
+${CONFIG_HELP}`,
+};
+
+function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O, command: string) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new SignerError("ERR_USAGE", `${e instanceof Error ? e.message.split("\n")[0] : "bad arguments"}; see \`broker-signer ${command} --help\``);
+  }
+}
+
+function configFrom(values: Record<string, unknown>, io: CliIo): SignerConfig {
+  const s = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const overrides: ConfigOverrides = {
+    configFile: s("config"),
+    tenantId: s("tenant"),
+    clientId: s("client-id"),
+    authorityHost: s("authority-host"),
+    caFile: s("ca-file"),
+    brokerUrl: s("broker-url"),
+    brokerScope: s("broker-scope"),
+    socketPath: s("socket"),
+  };
+  return loadConfig(overrides, io.env, io.cwd);
+}
+
+function logLevel(values: Record<string, unknown>, fallback: LogLevel): LogLevel {
+  const v = values["log-level"];
+  if (v === undefined) return fallback;
+  if (v === "debug" || v === "info" || v === "warn" || v === "error") return v;
+  throw new SignerError("ERR_USAGE", `--log-level must be debug, info, warn or error`);
+}
+
+async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<number> {
+  const [first, second] = argv;
+  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+    io.stdout(HELP.main + "\n");
+    return first === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = first === "cert" ? `cert ${second ?? ""}`.trim() : first;
+  const rest = argv.slice(first === "cert" ? 2 : 1);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    const help = HELP[command];
+    if (help === undefined) throw new SignerError("ERR_USAGE", `unknown command "${command}"; see \`broker-signer --help\``);
+    io.stdout(help + "\n");
+    return EXIT.ok;
+  }
+  // Refuse before anything is loaded: a key in argv or env has leaked already, and must be moved to a file.
+  assertNoKeyMaterialInProcess(processArgv, io.env);
+
+  switch (command) {
+    case "cert create": {
+      const { values } = parse(rest, {
+        "key-file": { type: "string" },
+        "cert-file": { type: "string" },
+        subject: { type: "string" },
+        days: { type: "string" },
+        "key-size": { type: "string" },
+        json: { type: "boolean" },
+      }, command);
+      const { resolve } = await import("node:path");
+      const created = await createCertificate({
+        keyFile: resolve(io.cwd, values["key-file"] ?? "broker-signer-key.pem"),
+        certFile: resolve(io.cwd, values["cert-file"] ?? "broker-signer-cert.pem"),
+        subject: values.subject ?? "CN=broker-signer",
+        ...(values.days !== undefined ? { validityDays: Number(values.days) } : {}),
+        ...(values["key-size"] !== undefined ? { keySize: Number(values["key-size"]) } : {}),
+      });
+      if (values.json) {
+        io.stdout(JSON.stringify({ ...created, notBefore: created.notBefore.toISOString(), notAfter: created.notAfter.toISOString() }) + "\n");
+      } else {
+        io.stdout(
+          `Thumbprint (SHA-256): ${created.thumbprintSha256}\nThumbprint (SHA-1):   ${created.thumbprintSha1}\nValid: ${created.notBefore.toISOString()} to ${created.notAfter.toISOString()}\n` +
+            `Key written to ${resolve(io.cwd, values["key-file"] ?? "broker-signer-key.pem")} (mode 0600). Upload this certificate to the app registration (Certificates & secrets > Certificates):\n${created.certificatePem}`,
+        );
+      }
+      return EXIT.ok;
+    }
+    case "cert show": {
+      const { values } = parse(rest, { ...CONFIG_OPTIONS, json: { type: "boolean" } }, command);
+      const config = configFrom(values, io);
+      if (config.credential.kind !== "certificate") throw new SignerError("ERR_USAGE", "the configured credential is a federated token file, not a certificate");
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const d = service.describe();
+      if (values.json) io.stdout(JSON.stringify(d) + "\n");
+      else if (d.kind === "certificate") {
+        for (const c of d.certificates) {
+          io.stdout(`${c.thumbprintSha256 === d.signingThumbprintSha256 ? "* signing " : "          "}SHA-256 ${c.thumbprintSha256}  SHA-1 ${c.thumbprintSha1}  valid ${c.notBefore} to ${c.notAfter}\n`);
+        }
+      }
+      return EXIT.ok;
+    }
+    case "token": {
+      const { values } = parse(rest, { ...CONFIG_OPTIONS, scope: { type: "string" }, json: { type: "boolean" } }, command);
+      const config = configFrom(values, io);
+      const scope = values.scope ?? config.brokerScope;
+      if (scope === undefined) throw new SignerError("ERR_USAGE", "no scope: pass --scope api://<app>/.default (or configure brokerScope)");
+      validateScope(scope, "--scope");
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const t = await service.getToken(scope);
+      io.stdout(values.json ? JSON.stringify({ access_token: t.accessToken, token_type: "Bearer", expires_on: Math.floor(t.expiresOn.getTime() / 1000), scope: t.scope }) + "\n" : t.accessToken + "\n");
+      return EXIT.ok;
+    }
+    case "exchange": {
+      const { values } = parse(rest, { ...CONFIG_OPTIONS, resource: { type: "string" }, scope: { type: "string" }, json: { type: "boolean" } }, command);
+      if (values.resource === undefined) throw new SignerError("ERR_USAGE", "--resource is required: the downstream origin, e.g. https://api.example.com");
+      const config = configFrom(values, io);
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const out = await service.exchange(values.resource, values.scope);
+      io.stdout(values.json ? JSON.stringify(out) + "\n" : out.access_token + "\n");
+      return EXIT.ok;
+    }
+    case "serve": {
+      const { values } = parse(rest, { ...CONFIG_OPTIONS, socket: { type: "string" } }, command);
+      const config = configFrom(values, io);
+      const log = createLogger(io.stderr, logLevel(values, "info"));
+      const service = createSignerService(config, { log });
+      const server = await startSocketServer({ socketPath: config.socketPath ?? defaultSocketPath(io.env), service, log });
+      await (io.stopSignal ?? new Promise<void>(() => {}));
+      await server.close();
+      log.info("socket.closed", { socketPath: server.socketPath });
+      return EXIT.ok;
+    }
+    default:
+      throw new SignerError("ERR_USAGE", `unknown command "${command}"; commands: cert create, cert show, token, exchange, serve (see \`broker-signer --help\`)`);
+  }
+}
+
+/** Runs one CLI invocation; never throws. `processArgv` is the whole argv, checked for leaked keys. */
+export async function main(argv: string[], io: CliIo, processArgv: string[] = argv): Promise<number> {
+  try {
+    return await run(argv, io, processArgv);
+  } catch (e) {
+    if (e instanceof SignerError) {
+      io.stderr(`broker-signer: ${e.message}\n`);
+      return EXIT_FOR[e.code];
+    }
+    // A bug: say so without details that could carry secrets (stack traces stay out of CI logs).
+    io.stderr(`broker-signer: internal error (${e instanceof Error ? e.name : "unknown"}); please report it\n`);
+    return EXIT.internal;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * RFC 8693 token exchange at the broker: an Entra ID access token in, a downstream token for one
+ * resource (RFC 8707 origin) out. Errors keep the broker's RFC 6749 `error` code; the subject token
+ * never appears in them.
+ */
+import { SignerError } from "./errors.ts";
+import type { HttpClient } from "./network.ts";
+
+export type ExchangedToken = {
+  access_token: string;
+  issued_token_type: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+};
+
+const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+/** A broker's error_description is a sentence; more is noise (or a misbehaving peer) in our errors and logs. */
+const MAX_DESCRIPTION_CHARS = 300;
+
+/** The broker compares origins exactly (canonical ASCII origin); say so here rather than spend a round trip. */
+export function validateResource(resource: string): string {
+  let url: URL;
+  try {
+    url = new URL(resource);
+  } catch {
+    throw new SignerError("ERR_REQUEST", `resource "${resource.slice(0, 200)}" is not a URL; give the downstream origin, like https://api.example.com`);
+  }
+  if (url.origin === "null" || url.origin !== resource) {
+    throw new SignerError("ERR_REQUEST", `resource "${resource.slice(0, 200)}" is not a canonical origin; use ${url.origin === "null" ? "https://host[:port]" : url.origin} (scheme and host in lower case, no path, no trailing slash, no default port)`);
+  }
+  return resource;
+}
+
+export async function exchangeToken(http: HttpClient, brokerUrl: string, subjectToken: string, resource: string, scope?: string): Promise<ExchangedToken> {
+  validateResource(resource);
+  const form = new URLSearchParams({
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: subjectToken,
+    subject_token_type: ACCESS_TOKEN_TYPE,
+    resource,
+  });
+  if (scope !== undefined && scope !== "") form.set("scope", scope);
+  const res = await http.request("POST", `${brokerUrl}/token`, { "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, form.toString());
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(res.body) as Record<string, unknown>;
+    if (typeof body !== "object" || body === null) throw new Error();
+  } catch {
+    throw new SignerError("ERR_NETWORK", `the broker at ${brokerUrl} answered ${res.status} without a JSON body; is brokerUrl right?`, { status: res.status });
+  }
+  if (res.status !== 200) {
+    const error = typeof body.error === "string" ? body.error.slice(0, 64) : "unknown_error";
+    const description = typeof body.error_description === "string" ? body.error_description.split(subjectToken).join("[subject token]").slice(0, MAX_DESCRIPTION_CHARS) : "";
+    throw new SignerError("ERR_EXCHANGE", `the broker refused the exchange for ${resource}: ${error}${description ? `: ${description}` : ""}`, { oauthError: error, status: res.status });
+  }
+  if (typeof body.access_token !== "string" || typeof body.expires_in !== "number") {
+    throw new SignerError("ERR_NETWORK", `the broker at ${brokerUrl} answered 200 without access_token/expires_in`);
+  }
+  return {
+    access_token: body.access_token,
+    issued_token_type: typeof body.issued_token_type === "string" ? body.issued_token_type : ACCESS_TOKEN_TYPE,
+    token_type: typeof body.token_type === "string" ? body.token_type : "Bearer",
+    expires_in: body.expires_in,
+    scope: typeof body.scope === "string" ? body.scope : "",
+  };
+}
