@@ -123,7 +123,7 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
     const app = msalClient(em, { clientId: CLIENT, clientSecret: "wrong" });
     await expect(app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] })).rejects.toMatchObject({
       errorCode: "invalid_client",
-      errorNo: "7000215",
+      errorNo: 7000215,
       errorMessage: expect.stringContaining("Description: AADSTS7000215: Invalid client secret provided."),
     });
   });
