@@ -51,10 +51,10 @@ export async function loadOrCreateCa(stateDir: string): Promise<LocalCa> {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
-    certPem = cert.toString("pem");
+    certPem = cert.toString("pem") + "\n";
     const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", keys.privateKey);
     await writeFile(keyPath, toPem("PRIVATE KEY", pkcs8), { mode: 0o600 });
-    await writeFile(certPath, certPem + "\n");
+    await writeFile(certPath, certPem);
     caKey = keys.privateKey;
   }
   const caCert = new x509.X509Certificate(certPem);
