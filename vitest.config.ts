@@ -1,5 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { brokerTestKeys } from "./test/worker/support/node/broker-test-keys.ts";
+
+const keys = brokerTestKeys();
 
 // Two kinds of tests, two runtimes: Worker code is tested inside workerd (the real Workers
 // runtime), everything that is Node by nature (signer, emulator, end-to-end stack) runs in Node.
@@ -7,9 +10,15 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./test/worker/wrangler.test.toml" } })],
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./test/worker/wrangler.test.toml" },
+            miniflare: { bindings: { BROKER_SIGNING_KEYS: keys.brokerSigningKeys } },
+          }),
+        ],
         test: {
           name: "worker",
+          provide: keys,
           include: ["test/worker/**/*.test.ts"],
           globalSetup: ["test/worker/global-setup.ts"],
         },

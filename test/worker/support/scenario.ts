@@ -1,6 +1,5 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env as baseEnv } from "cloudflare:workers";
-import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { inject } from "vitest";
 import worker from "../../../worker/index.ts";
 import type { Env } from "../../../worker/config.ts";
@@ -95,9 +94,13 @@ export function scenario() {
       if (!key) throw new Error(`no test key ${kid}`);
       const payload: Record<string, unknown> = { ...s.claims(options.version), ...options.claims };
       for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
-      return new SignJWT(payload as JWTPayload)
-        .setProtectedHeader({ alg: "RS256", typ: "JWT", kid, ...options.header } as { alg: string })
-        .sign(await importJWK(key.privateJwk, "RS256"));
+      // Signed with Web Crypto directly rather than a JWT library: libraries (rightly) refuse
+      // weak keys and odd headers, and the tests need to make exactly those tokens.
+      const header = { alg: "RS256", typ: "JWT", kid, ...options.header };
+      const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+      const privateKey = await crypto.subtle.importKey("jwk", key.privateJwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+      const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", privateKey, new TextEncoder().encode(signingInput));
+      return `${signingInput}.${b64url(new Uint8Array(signature))}`;
     },
 
     async setKeys(update: { mode?: string; published?: string[] }): Promise<void> {
@@ -142,4 +145,11 @@ export type Scenario = ReturnType<typeof scenario>;
 export async function oauthError(response: Response): Promise<{ status: number; error: string; error_description: string; cacheControl: string | null }> {
   const body = (await response.json()) as { error: string; error_description: string };
   return { status: response.status, ...body, cacheControl: response.headers.get("cache-control") };
+}
+
+export function b64url(data: string | Uint8Array): string {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "./support/scenario.ts";
+
+// Deny by default: the decision stage, driven through POST /token so that what is tested is what runs.
+
+let logs: string[];
+beforeEach(() => {
+  logs = [];
+  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
+});
+afterEach(() => vi.restoreAllMocks());
+const lastEvent = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange").at(-1);
+
+describe("policy decisions", () => {
+  it("denies a token with no roles at all as invalid_target (no_roles)", async () => {
+    const s = scenario();
+    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: undefined } }) }));
+    expect(body).toMatchObject({ status: 400, error: "invalid_target" });
+    expect(lastEvent()).toMatchObject({ reason: "no_roles", client_id: ORDERS_APP });
+  });
+
+  it("denies a client whose roles do not cover the rule", async () => {
+    const s = scenario();
+    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: ["Inventory.Write"] } }) }));
+    expect(body.error).toBe("invalid_target");
+    expect(lastEvent()?.reason).toBe("resource_not_granted");
+  });
+
+  it("matches roles case-sensitively, like Entra's role values", async () => {
+    const s = scenario();
+    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: ["inventory.read"] } }) }));
+    expect(body.error).toBe("invalid_target");
+  });
+
+  it("denies the right role from the wrong client when the rule names clients", async () => {
+    const s = scenario();
+    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { azp: DEPLOYER_APP } }) }));
+    expect(body.error).toBe("invalid_target");
+  });
+
+  it("denies an origin no rule grants", async () => {
+    const s = scenario();
+    const body = await oauthError(await s.exchange({ resource: "https://payroll.example.com" }));
+    expect(body).toMatchObject({ error: "invalid_target", error_description: "the requested resource is not granted to this client" });
+  });
+
+  it("does not let a suffix or sub-domain ride on a granted origin", async () => {
+    const s = scenario();
+    for (const resource of ["https://evil-inventory.example.com", "https://inventory.example.com.evil.net", "https://a.inventory.example.com", "https://inventory.example.com:8443"]) {
+      expect((await oauthError(await s.exchange({ resource }))).error).toBe("invalid_target");
+    }
+  });
+
+  it("denies a scope beyond the grant with invalid_scope, naming the scope", async () => {
+    const s = scenario();
+    const body = await oauthError(await s.exchange({ scope: "inventory.read inventory.delete" }));
+    expect(body).toMatchObject({ status: 400, error: "invalid_scope", error_description: "scope not granted for this resource: inventory.delete" });
+    expect(lastEvent()?.reason).toBe("scope_not_granted");
+  });
+
+  it("does not combine two rules' scopes into one token", async () => {
+    const s = scenario();
+    const policy = {
+      rules: [
+        { name: "a", match: { clients: [ORDERS_APP] }, grant: { origins: [INVENTORY], scopes: ["read"], maxTtlSeconds: 60 } },
+        { name: "b", match: { clients: [ORDERS_APP] }, grant: { origins: [INVENTORY], scopes: ["write"], maxTtlSeconds: 600 } },
+      ],
+    };
+    s.configure({ POLICY: JSON.stringify(policy) });
+    expect((await oauthError(await s.exchange({ scope: "read write" }))).error).toBe("invalid_scope");
+    const write = (await (await s.exchange({ scope: "write" })).json()) as { expires_in: number };
+    expect(write.expires_in).toBe(600);
+    expect(lastEvent()?.rule).toBe("b");
+    const none = (await (await s.exchange()).json()) as { scope: string; expires_in: number };
+    expect(none).toMatchObject({ scope: "read", expires_in: 60 });
+  });
+
+  it("limits a rule to its tenants", async () => {
+    const s = scenario();
+    const policy = { rules: [{ name: "other-tenant", match: { clients: [ORDERS_APP], tenants: [crypto.randomUUID()] }, grant: { origins: [INVENTORY], scopes: ["read"], maxTtlSeconds: 60 } }] };
+    expect((await oauthError(await s.exchange({}, { POLICY: JSON.stringify(policy) }))).error).toBe("invalid_target");
+  });
+
+  it("accepts the policy as a TOML table (an object) as well as a JSON string", async () => {
+    const s = scenario();
+    const policy = { rules: [{ name: "deploy", match: { roles: ["Deploy.Write"] }, grant: { origins: [DEPLOY], scopes: ["deploy"], maxTtlSeconds: 30 } }] };
+    const response = await s.exchange({ resource: DEPLOY, subject_token: await s.token({ claims: { roles: ["Deploy.Write"] } }) }, { POLICY: policy });
+    expect(response.status).toBe(200);
+  });
+});
