@@ -1,9 +1,12 @@
 // `npm run emulator`: the Entra ID emulator standalone.
 //   node test/emulator/main.ts --tenant-file tenants.json [--port 8443] [--http-port 8080] [--state-dir .emulator]
 import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
 import { startEmulator } from "./index.ts";
 
-const USAGE = "usage: npm run emulator -- --tenant-file <tenants.json> [--port <https port>] [--http-port <loopback http port>] [--state-dir <dir>]";
+/** A demo tenant (one secret client, one v2 resource) when no --tenant-file is given. */
+const DEFAULT_TENANT_FILE = fileURLToPath(new URL("./tenants.example.json", import.meta.url));
+const USAGE = "usage: npm run emulator -- [--tenant-file <tenants.json>] [--port <https port>] [--http-port <loopback http port>] [--state-dir <dir>]";
 
 function port(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -25,15 +28,15 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) return void console.log(USAGE);
-  if (!values["tenant-file"]) throw new Error(`--tenant-file is required\n${USAGE}`);
+  const tenantFile = values["tenant-file"] ?? DEFAULT_TENANT_FILE;
   const emulator = await startEmulator({
-    tenants: values["tenant-file"],
+    tenants: tenantFile,
     httpsPort: port("port", values.port) ?? 0,
     httpPort: port("http-port", values["http-port"]) ?? null,
     stateDir: values["state-dir"],
     ...(values["sts-host"] ? { stsHost: values["sts-host"] } : {}),
   });
-  console.log(`Entra ID emulator listening`);
+  console.log(`Entra ID emulator listening (tenant file: ${tenantFile})`);
   console.log(`  authority:  ${emulator.authority("{tenantId}")}`);
   console.log(`  https:      ${emulator.httpsOrigin}`);
   if (emulator.httpOrigin) console.log(`  http:       ${emulator.httpOrigin} (loopback only)`);

@@ -128,3 +128,25 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
     });
   });
 });
+
+describe("msal's clientCertificate reuses one assertion for 10 minutes", () => {
+  it("so a second resource within that window is refused as a replay (AADSTS50013) by default", async () => {
+    const app = msalClient(em, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex } });
+    await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
+    await expect(app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] })).rejects.toMatchObject({ errorNo: 50013 });
+  });
+
+  it("and is accepted when the tenant sets rejectReplayedAssertions: false", async () => {
+    const tenants = structuredClone(f.tenants);
+    tenants.tenants[0]!.rejectReplayedAssertions = false;
+    const lenient = await startEmulator({ tenants });
+    try {
+      const app = msalClient(lenient, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex } });
+      await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
+      const second = await app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] });
+      expect(second?.accessToken).toBeTruthy();
+    } finally {
+      await lenient.close();
+    }
+  });
+});
