@@ -15,6 +15,8 @@ export type SignerService = {
   getToken(scope: string): Promise<AccessToken>;
   exchange(resource: string, scope?: string): Promise<ExchangedToken>;
   describe(): CredentialDescription;
+  stats(): { assertionsSigned: number; tokenRequests: number };
+  idle(): Promise<void>;
 };
 
 export type ServiceOptions = { log?: Logger; now?: () => number };
@@ -35,7 +37,7 @@ export function createSignerService(config: SignerConfig, options: ServiceOption
   const tokens = createTokenSource({ config, certificates, network: createMsalNetworkClient(http), log, now });
 
   return {
-    getToken(scope) {
+    async getToken(scope) {
       validateScope(scope, "scope");
       return tokens.getToken(scope);
     },
@@ -49,5 +51,7 @@ export function createSignerService(config: SignerConfig, options: ServiceOption
       return out;
     },
     describe: () => tokens.describe(),
+    stats: () => tokens.stats(),
+    idle: () => tokens.idle(),
   };
 }

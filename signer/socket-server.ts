@@ -140,7 +140,7 @@ async function handle(req: http.IncomingMessage, service: SignerService): Promis
     return { status: 200, body: out, log: { resource, tokenHash: tokenHash(out.access_token) } };
   }
   if (url.pathname === "/health" && req.method === "GET") {
-    return { status: 200, body: { status: "ok", credential: service.describe() }, log: {} };
+    return { status: 200, body: { status: "ok", credential: service.describe(), stats: service.stats() }, log: {} };
   }
   return { status: 404, body: { error: "not_found", error_description: "endpoints: GET /token?scope=, POST /exchange, GET /health", code: "ERR_REQUEST" }, log: {} };
 }

@@ -22,6 +22,10 @@ export type TokenSource = {
   getToken(scope: string): Promise<AccessToken>;
   /** Public facts about the credential, for `cert show` and the daemon's /health. */
   describe(): CredentialDescription;
+  /** Counters for /health and tests: private-key operations and token requests sent to Entra ID. */
+  stats(): { assertionsSigned: number; tokenRequests: number };
+  /** Resolves when no background refresh is running (tests, shutdown). */
+  idle(): Promise<void>;
 };
 
 export type CredentialDescription =
@@ -94,6 +98,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     signer = createAssertionSigner({ clientId: config.clientId, tokenEndpoint: config.tokenEndpoint, credentials: options.certificates ?? [], now });
   }
   const credential = config.credential;
+  let tokenRequests = 0;
 
   const clientAssertion = async ({ tokenEndpoint }: { tokenEndpoint?: string }): Promise<string> => {
     if (credential.kind === "federated") return readFederatedToken(credential.tokenFile, now());
@@ -112,7 +117,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       clientAssertion,
     },
     system: {
-      networkClient: trackingNetwork(options.network, (sent) => signer?.markSent(sent)),
+      networkClient: trackingNetwork(options.network, (sent) => {
+        tokenRequests++;
+        signer?.markSent(sent);
+      }),
       loggerOptions: {
         piiLoggingEnabled: false,
         logLevel: LogLevel.Warning,
@@ -164,6 +172,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       const p = acquire(scope, false).finally(() => inflight.delete(scope));
       inflight.set(scope, p);
       return p;
+    },
+    stats: () => ({ assertionsSigned: signer?.signatures ?? 0, tokenRequests }),
+    async idle() {
+      while (refreshing.size > 0) await Promise.all(refreshing.values());
     },
     describe() {
       if (credential.kind === "federated") return { kind: "federated", tokenFile: credential.tokenFile };

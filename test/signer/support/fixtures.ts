@@ -97,7 +97,8 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
 }
 
 export async function startEntra(tenants: TenantFile, stateDir: string, o: { tokenLifetimeSeconds?: number } = {}): Promise<Emulator> {
-  return startEmulator({ tenants, httpsPort: 0, httpPort: null, stateDir, ...o });
+  // `now` reads Date.now at call time, so tests that fake Date move the emulator's clock with msal's.
+  return startEmulator({ tenants, httpsPort: 0, httpPort: null, stateDir, now: () => Date.now(), ...o });
 }
 
 /** Environment variables for a signer pointed at the emulator; each test overrides what it is about. */
