@@ -38,7 +38,12 @@ export function createSignerService(config: SignerConfig, options: ServiceOption
 
   return {
     async getToken(scope) {
-      validateScope(scope, "scope");
+      try {
+        validateScope(scope, "scope");
+      } catch (e) {
+        // From a caller, a bad scope is a bad request, not the signer's configuration.
+        throw e instanceof SignerError ? new SignerError("ERR_REQUEST", e.message) : e;
+      }
       return tokens.getToken(scope);
     },
     async exchange(resource, scope) {
