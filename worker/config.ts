@@ -11,6 +11,7 @@ export interface Env {
   BROKER_ISSUER?: unknown;
   ENTRA_AUTHORITY_HOST?: unknown;
   ENTRA_V1_ISSUER_HOST?: unknown;
+  ENTRA_JWKS_ORIGIN?: unknown;
   ENTRA_TENANT_IDS?: unknown;
   ENTRA_AUDIENCES?: unknown;
   REQUIRE_CERTIFICATE_CLIENTS?: unknown;
@@ -26,6 +27,9 @@ export interface EntraConfig {
   readonly authorityHost: string;
   /** v1.0 tokens are issued by the STS host, not the login host: https://sts.windows.net */
   readonly v1IssuerHost: string;
+  /** Where the signing keys are fetched: the authority host, unless a local emulator needs its
+   *  plain-http loopback listener (workerd cannot be told to trust the emulator's local CA). */
+  readonly jwksOrigin: string;
   readonly tenants: ReadonlySet<string>;
   readonly audiences: ReadonlySet<string>;
   readonly requireCertificateClients: boolean;
@@ -56,6 +60,7 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
   const issuer = originSetting(env.BROKER_ISSUER, "BROKER_ISSUER", undefined, problem);
   const authorityHost = originSetting(env.ENTRA_AUTHORITY_HOST, "ENTRA_AUTHORITY_HOST", PUBLIC_CLOUD, problem);
   const v1IssuerHost = originSetting(env.ENTRA_V1_ISSUER_HOST, "ENTRA_V1_ISSUER_HOST", PUBLIC_CLOUD_V1_ISSUER, problem);
+  const jwksOrigin = originSetting(env.ENTRA_JWKS_ORIGIN, "ENTRA_JWKS_ORIGIN", authorityHost, problem);
 
   const tenants = listSetting(env.ENTRA_TENANT_IDS, "ENTRA_TENANT_IDS", problem);
   for (const tid of tenants) {
@@ -86,6 +91,7 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
       entra: Object.freeze({
         authorityHost: authorityHost!,
         v1IssuerHost: v1IssuerHost!,
+        jwksOrigin: jwksOrigin!,
         tenants: new Set(tenants),
         audiences: new Set(audiences),
         requireCertificateClients,

@@ -52,7 +52,7 @@ const CLIENT_AUTH = { "0": "public", "1": "secret", "2": "certificate" } as cons
 
 /** Where Entra publishes the signing keys for a tenant. */
 export function jwksUrl(entra: EntraConfig, tenantId: string): string {
-  return `${entra.authorityHost}/${tenantId}/discovery/v2.0/keys`;
+  return `${entra.jwksOrigin}/${tenantId}/discovery/v2.0/keys`;
 }
 
 export async function verifyEntraToken(

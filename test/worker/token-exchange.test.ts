@@ -101,4 +101,14 @@ describe("POST /token", () => {
     const { access_token } = (await response.json()) as { access_token: string };
     expect(decodeProtectedHeader(access_token)).toMatchObject({ alg: "EdDSA", typ: "at+jwt", kid: "broker-ed25519-next" });
   });
+
+  it("fetches keys from ENTRA_JWKS_ORIGIN when set, while the issuer stays the authority host's", async () => {
+    const s = scenario();
+    const env = { ENTRA_AUTHORITY_HOST: "https://login.emulator.test", ENTRA_JWKS_ORIGIN: s.entraOrigin };
+    const token = await s.token({ claims: { iss: `https://login.emulator.test/${s.tid}/v2.0` } });
+    expect((await s.exchange({ subject_token: token }, env)).status).toBe(200);
+    expect(await s.keyFetches()).toBe(1);
+    const wrongIssuer = await s.token({ claims: { iss: `${s.entraOrigin}/${s.tid}/v2.0` } });
+    expect((await s.exchange({ subject_token: wrongIssuer }, env)).status).toBe(400);
+  });
 });
