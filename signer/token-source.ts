@@ -67,20 +67,31 @@ function authorityMetadata(config: SignerConfig): string {
   });
 }
 
-/** Watches what msal actually sends so a client assertion goes over the wire at most once (unique jti per request). */
-function trackingNetwork(inner: INetworkModule, onAssertionSent: (assertion: string) => void): INetworkModule {
+/**
+ * Watches what msal actually sends so a client assertion goes over the wire at most once (unique jti
+ * per request), and keeps the last transport failure: msal replaces it with a bare "network_error".
+ */
+function trackingNetwork(inner: INetworkModule, onAssertionSent: (assertion: string) => void, onFailure: (e: unknown) => void): INetworkModule {
+  const watch = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      onFailure(e);
+      throw e;
+    });
   return {
-    sendGetRequestAsync: (url, options, timeout) => inner.sendGetRequestAsync(url, options, timeout),
+    sendGetRequestAsync: (url, options, timeout) => watch(inner.sendGetRequestAsync(url, options, timeout)),
     sendPostRequestAsync: (url, options) => {
       const sent = options?.body ? new URLSearchParams(options.body).get("client_assertion") : null;
       if (sent) onAssertionSent(sent);
-      return inner.sendPostRequestAsync(url, options);
+      return watch(inner.sendPostRequestAsync(url, options));
     },
   };
 }
 
-function mapMsalError(e: unknown, scope: string): SignerError {
+function mapMsalError(e: unknown, scope: string, lastNetworkError: unknown): SignerError {
   if (e instanceof SignerError) return e;
+  if (e instanceof AuthError && e.errorCode === "network_error" && lastNetworkError instanceof SignerError) {
+    return new SignerError("ERR_NETWORK", `no token for ${scope}: ${lastNetworkError.message}; check authorityHost and caFile`);
+  }
   if (e instanceof AuthError) {
     // errorMessage is Entra's error_description (AADSTS code + text, trace ids): no secrets, and what an operator needs.
     const first = (e.errorMessage || e.message).split(/\r?\n/)[0]?.slice(0, 500) ?? "";
@@ -99,6 +110,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   }
   const credential = config.credential;
   let tokenRequests = 0;
+  let lastNetworkError: unknown;
 
   const clientAssertion = async ({ tokenEndpoint }: { tokenEndpoint?: string }): Promise<string> => {
     if (credential.kind === "federated") return readFederatedToken(credential.tokenFile, now());
@@ -117,10 +129,14 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       clientAssertion,
     },
     system: {
-      networkClient: trackingNetwork(options.network, (sent) => {
-        tokenRequests++;
-        signer?.markSent(sent);
-      }),
+      networkClient: trackingNetwork(
+        options.network,
+        (sent) => {
+          tokenRequests++;
+          signer?.markSent(sent);
+        },
+        (e) => (lastNetworkError = e),
+      ),
       loggerOptions: {
         piiLoggingEnabled: false,
         logLevel: LogLevel.Warning,
@@ -141,7 +157,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       // MSAL_FORCE_REGION in the environment would otherwise switch msal to a regional token endpoint.
       result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache, azureRegion: "DisableMsalForceRegion" });
     } catch (e) {
-      throw mapMsalError(e, scope);
+      throw mapMsalError(e, scope, lastNetworkError);
     }
     if (!result?.accessToken || !result.expiresOn) throw new SignerError("ERR_TOKEN", `Entra ID answered without an access token for ${scope}`);
     if (!result.fromCache) log.info("token.acquired", { scope, tokenHash: tokenHash(result.accessToken), expiresOn: result.expiresOn.toISOString(), signatures: signer?.signatures });
