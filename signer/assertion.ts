@@ -48,13 +48,20 @@ function b64url(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
+/** The header depends only on the certificate: encode it once, not per signature. */
+const encodedHeaders = new WeakMap<CertificateCredential, string>();
+
 /** Sign one assertion: the template. Exported for tests that verify its exact shape. */
 export function signAssertion(clientId: string, tokenEndpoint: string, credential: CertificateCredential, nowMs: number): { jwt: string; exp: number } {
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + ASSERTION_LIFETIME_S;
-  const header = { alg: "PS256", typ: "JWT", "x5t#S256": credential.x5tS256 };
+  let header = encodedHeaders.get(credential);
+  if (header === undefined) {
+    header = b64url({ alg: "PS256", typ: "JWT", "x5t#S256": credential.x5tS256 });
+    encodedHeaders.set(credential, header);
+  }
   const claims = { aud: tokenEndpoint, iss: clientId, sub: clientId, jti: randomUUID(), iat, nbf: iat, exp };
-  const input = `${b64url(header)}.${b64url(claims)}`;
+  const input = `${header}.${b64url(claims)}`;
   const signature = sign("sha256", Buffer.from(input), {
     key: credential.privateKey,
     padding: constants.RSA_PKCS1_PSS_PADDING,
