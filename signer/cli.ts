@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadConfig, validateScope, type ConfigOverrides, type SignerConfig } from "./config.ts";
-import { createCertificate, DEFAULT_KEY_SIZE, DEFAULT_VALIDITY_DAYS } from "./cert-create.ts";
+import { resolve } from "node:path";
 import { defaultSocketPath } from "./client.ts";
 import { assertNoKeyMaterialInProcess } from "./credential.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
@@ -93,8 +93,8 @@ Prints the SHA-256 and SHA-1 thumbprints and the certificate (PEM) to upload in 
   --key-file FILE    default ./broker-signer-key.pem
   --cert-file FILE   default ./broker-signer-cert.pem
   --subject DN       default CN=broker-signer
-  --days N           validity, default ${DEFAULT_VALIDITY_DAYS}
-  --key-size BITS    2048 | 3072 | 4096, default ${DEFAULT_KEY_SIZE}
+  --days N           validity, default 180 (at most 730)
+  --key-size BITS    2048 | 3072 | 4096, default 2048
   --json             print {thumbprintSha256, thumbprintSha1, notBefore, notAfter, certificatePem}`,
   "cert show": `Usage: broker-signer cert show [config options] [--json]
 
@@ -187,7 +187,8 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
         "key-size": { type: "string" },
         json: { type: "boolean" },
       }, command);
-      const { resolve } = await import("node:path");
+      // Loaded only here: the X.509 builder is the heaviest import, and token/exchange in CI start often.
+      const { createCertificate } = await import("./cert-create.ts");
       const created = await createCertificate({
         keyFile: resolve(io.cwd, values["key-file"] ?? "broker-signer-key.pem"),
         certFile: resolve(io.cwd, values["cert-file"] ?? "broker-signer-cert.pem"),

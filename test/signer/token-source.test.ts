@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Emulator } from "../emulator/index.ts";
+import { createAssertionSigner } from "../../signer/assertion.ts";
+import { loadCertificateCredential } from "../../signer/credential.ts";
 import { SignerError } from "../../signer/errors.ts";
 import { createLogger } from "../../signer/log.ts";
 import { createSignerService, type SignerService } from "../../signer/service.ts";
@@ -223,12 +225,9 @@ describe("with an unsafe key file", () => {
 });
 
 it("keeps assertion headers to the fixed template (PS256, x5t#S256) on the wire", async () => {
-  // Checked through the emulator's acceptance above; here the header of a fresh assertion is decoded directly.
   const dir = tempDir();
   const cert = await certOnDisk(dir, "svc");
   keysUsed.push(cert);
-  const { createAssertionSigner } = await import("../../signer/assertion.ts");
-  const { loadCertificateCredential } = await import("../../signer/credential.ts");
   const signer = createAssertionSigner({ clientId: CLIENT, tokenEndpoint: "https://x.example/t/oauth2/v2.0/token", credentials: [loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.certFile })] });
   expect(decodeProtectedHeader(signer.assertion())).toEqual({ alg: "PS256", typ: "JWT", "x5t#S256": cert.thumbprintSha256Base64url });
 });
