@@ -1,0 +1,128 @@
+import type { TenantFile } from "../emulator/index.ts";
+
+// The sample organisation that `npm start` and the end-to-end tests run: one tenant, the broker's
+// API registration, three services that show what the broker is for, and one identity that
+// nobody granted anything.
+
+export const TENANT_ID = "5a3c9e2f-7b41-4d8e-9c6a-2f1e0d4b8a73";
+export const BROKER_API_APP_ID = "b7e0c1d2-3f45-4a67-8b9c-0d1e2f3a4b5c";
+export const BROKER_APP_ID_URI = "api://identity-broker";
+export const BROKER_SCOPE = `${BROKER_APP_ID_URI}/.default`;
+
+export interface SampleIdentity {
+  readonly name: string;
+  readonly appId: string;
+  readonly description: string;
+  readonly credential: "certificate" | "federated";
+  readonly roles: readonly string[];
+}
+
+export const IDENTITIES = {
+  orders: {
+    name: "orders",
+    appId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    description: "the orders service: may read the inventory",
+    credential: "certificate",
+    roles: ["Inventory.Read"],
+  },
+  ci: {
+    name: "ci",
+    appId: "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+    description: "a CI pipeline, signing in with its runner's OIDC token (no secret): may deploy",
+    credential: "federated",
+    roles: ["Deploy.Production"],
+  },
+  agent: {
+    name: "agent",
+    appId: "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+    description: "an AI agent: may only search the inventory",
+    credential: "certificate",
+    roles: ["Inventory.Search"],
+  },
+  intruder: {
+    name: "intruder",
+    appId: "3d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a",
+    description: "a registered app nobody granted anything: denied",
+    credential: "certificate",
+    roles: [],
+  },
+} as const satisfies Record<string, SampleIdentity>;
+
+export type IdentityName = keyof typeof IDENTITIES;
+
+/** The CI runner's OIDC identity, as a GitHub Actions or GitLab runner would present it. */
+export const CI_OIDC_ISSUER = "https://ci.example.test";
+export const CI_OIDC_SUBJECT = "repo:acme/shop:environment:production";
+
+export interface SampleOrigins {
+  readonly inventory: string;
+  readonly deploy: string;
+}
+
+export function sampleTenantFile(input: {
+  certificates: Partial<Record<IdentityName, string>>;
+  ciIssuerJwks: { keys: object[] };
+}): TenantFile {
+  const clients = Object.values(IDENTITIES).map((identity) => ({
+    appId: identity.appId,
+    displayName: identity.name,
+    ...(identity.credential === "certificate" ? { certificates: [input.certificates[identity.name as IdentityName]!] } : {}),
+    ...(identity.credential === "federated"
+      ? { federatedCredentials: [{ name: "ci-production", issuer: CI_OIDC_ISSUER, subject: CI_OIDC_SUBJECT, jwks: input.ciIssuerJwks }] }
+      : {}),
+  }));
+  return {
+    tenants: [
+      {
+        tenantId: TENANT_ID,
+        displayName: "Acme (emulated)",
+        apps: [
+          ...clients,
+          {
+            appId: BROKER_API_APP_ID,
+            displayName: "identity-broker",
+            identifierUris: [BROKER_APP_ID_URI],
+            requestedAccessTokenVersion: 2,
+            appRoles: [{ value: "Inventory.Read" }, { value: "Inventory.Search" }, { value: "Deploy.Production" }],
+            // Assignment not required, like many real APIs: the intruder gets a token without roles,
+            // which the broker must deny.
+            appRoleAssignmentRequired: false,
+            appRoleAssignments: Object.values(IDENTITIES)
+              .filter((identity) => identity.roles.length > 0)
+              .map((identity) => ({ clientAppId: identity.appId, roles: [...identity.roles] })),
+            optionalClaims: { idtyp: true },
+          },
+        ],
+      },
+    ],
+  } as TenantFile;
+}
+
+/** The broker policy of the sample: each identity gets exactly what its job needs. */
+export function samplePolicy(origins: SampleOrigins) {
+  return {
+    rules: [
+      {
+        name: "orders-reads-inventory",
+        match: { clients: [IDENTITIES.orders.appId], roles: ["Inventory.Read"] },
+        grant: { origins: [origins.inventory], scopes: ["inventory.read"], maxTtlSeconds: 300 },
+      },
+      {
+        name: "ci-deploys-production",
+        match: { clients: [IDENTITIES.ci.appId], roles: ["Deploy.Production"] },
+        grant: { origins: [origins.deploy], scopes: ["deploy.write"], maxTtlSeconds: 120 },
+      },
+      {
+        name: "agent-searches-inventory",
+        match: { clients: [IDENTITIES.agent.appId], roles: ["Inventory.Search"] },
+        grant: { origins: [origins.inventory], scopes: ["inventory.search"], maxTtlSeconds: 60 },
+      },
+    ],
+  };
+}
+
+/** What each sample origin serves, and the scope each route needs. */
+export const ORIGIN_ROUTES = {
+  inventory: { "GET /items": "inventory.read", "GET /search": "inventory.search" },
+  deploy: { "POST /deployments": "deploy.write" },
+} as const;
