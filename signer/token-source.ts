@@ -141,7 +141,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         piiLoggingEnabled: false,
         logLevel: LogLevel.Warning,
         loggerCallback: (level, message) => {
-          if (level <= LogLevel.Warning) log.warn("msal", { message: message.slice(0, 300) });
+          // msal warns "No client info in response" on every client-credentials token, Entra's too
+          // (client_info describes a user): its warnings are debug detail, its errors are ours.
+          if (level <= LogLevel.Error) log.warn("msal", { message: message.slice(0, 300) });
+          else log.debug("msal", { message: message.slice(0, 300) });
         },
       },
     },
