@@ -92,7 +92,10 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
 
 function describe(e: unknown): string {
   if (e instanceof errors.JWTExpired) return "token expired";
-  if (e instanceof errors.JWTClaimValidationFailed) return `claim ${e.claim} is not acceptable (${e.reason})`;
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    const value = JSON.stringify(e.payload[e.claim]);
+    return e.claim === "aud" ? `token is for ${value}, not for this origin` : `claim ${e.claim} ${value} is not acceptable (${e.reason})`;
+  }
   if (e instanceof errors.JWSSignatureVerificationFailed) return "signature does not verify against the broker's keys";
   if (e instanceof errors.JWKSNoMatchingKey) return "signed by a key the broker does not publish";
   if (e instanceof errors.JOSEError) return `${e.code}: ${e.message}`;

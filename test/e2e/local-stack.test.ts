@@ -79,7 +79,7 @@ describe("the orders service (certificate credential)", () => {
     const result = await call(`${stack.origins.deploy.origin}/deployments`, access_token, "POST");
     expect(result.status).toBe(401);
     expect(result.challenge).toMatch(/^Bearer error="invalid_token"/);
-    expect(result.body.error_description).toMatch(/claim aud/);
+    expect(result.body.error_description).toBe(`token is for "${stack.origins.inventory.origin}", not for this origin`);
   });
 
   it("is refused a token for an origin it has no grant for (invalid_target)", async () => {
