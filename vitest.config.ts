@@ -20,7 +20,7 @@ export default defineConfig({
           name: "worker",
           provide: keys,
           include: ["test/worker/**/*.test.ts"],
-          globalSetup: ["test/worker/global-setup.ts"],
+          globalSetup: ["test/worker/global-setup.ts", "test/worker/emulator-setup.ts"],
         },
       },
       {

@@ -1,0 +1,47 @@
+import { createPrivateKey } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { createTestCertificate, startEmulator, type TenantFile } from "../emulator/index.ts";
+
+// Runs in Node before the workerd tests: the Entra ID emulator, so that the broker is also tested
+// against tokens from a real token endpoint (not only tokens the tests shape themselves).
+// Tests in workerd reach it over its loopback HTTP listener, as the broker does for keys.
+
+export const EMULATOR_FIXTURE = {
+  tenantId: "6f1d2c3b-4a59-4e68-9d7c-8b0a1f2e3d4c",
+  apiV2: { appId: "a2a2a2a2-0000-4000-8000-000000000002", uri: "api://broker-v2" },
+  apiV1: { appId: "a1a1a1a1-0000-4000-8000-000000000001", uri: "api://broker-v1" },
+  certClient: "c0c0c0c0-0000-4000-8000-00000000000c",
+  secretClient: "5e5e5e5e-0000-4000-8000-000000000005",
+  unassignedClient: "0e0e0e0e-0000-4000-8000-00000000000e",
+  secret: "emulator-test-secret",
+} as const;
+
+export default async function setup(project: TestProject) {
+  const f = EMULATOR_FIXTURE;
+  const cert = await createTestCertificate("CN=broker-test-client");
+  const roles = [{ value: "Inventory.Read" }];
+  const assignments = [f.certClient, f.secretClient].map((clientAppId) => ({ clientAppId, roles: ["Inventory.Read"] }));
+  const tenants: TenantFile = {
+    tenants: [
+      {
+        tenantId: f.tenantId,
+        apps: [
+          { appId: f.certClient, displayName: "cert-client", certificates: [cert.certPem] },
+          { appId: f.secretClient, displayName: "secret-client", secrets: [f.secret] },
+          { appId: f.unassignedClient, displayName: "unassigned-client", secrets: [f.secret] },
+          { appId: f.apiV2.appId, displayName: "broker-v2", identifierUris: [f.apiV2.uri], requestedAccessTokenVersion: 2, appRoles: roles, appRoleAssignments: assignments },
+          { appId: f.apiV1.appId, displayName: "broker-v1", identifierUris: [f.apiV1.uri], requestedAccessTokenVersion: 1, appRoles: roles, appRoleAssignments: assignments },
+        ],
+      },
+    ],
+  };
+  const emulator = await startEmulator({ tenants, httpsPort: 0, httpPort: 0 });
+  project.provide("emulator", JSON.stringify({
+    ...f,
+    httpsOrigin: emulator.httpsOrigin,
+    httpOrigin: emulator.httpOrigin,
+    certKeyJwk: createPrivateKey(cert.keyPem).export({ format: "jwk" }),
+    certX5tS256: cert.thumbprintSha256Base64url,
+  }));
+  return () => emulator.close();
+}
