@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { scenario } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
 // Bad configuration never shows a stack trace: the client gets a generic server_error, and the
 // operator's log names each setting that is wrong and how to fix it.
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => vi.restoreAllMocks());
+const log = captureLog();
 
-function configProblems(): string[] {
-  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "config_invalid").map((e) => e.detail as string);
-}
 
 async function expectMisconfigured(env: Record<string, unknown>, ...expected: RegExp[]) {
   const s = scenario();
@@ -22,7 +15,7 @@ async function expectMisconfigured(env: Record<string, unknown>, ...expected: Re
   const body = (await response.json()) as Record<string, string>;
   expect(body.error).toBe("server_error");
   expect(body.error_description).not.toMatch(/at \w+ \(|\.ts:/); // no stack trace
-  const problems = configProblems();
+  const problems = log.configProblems();
   for (const pattern of expected) expect(problems.some((p) => pattern.test(p)), `${pattern} in ${JSON.stringify(problems)}`).toBe(true);
 }
 

@@ -1,10 +1,11 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env as baseEnv } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import type { Env } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { b64url } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
 // The broker against tokens from the Entra ID emulator's real token endpoint (client credentials
 // with a certificate assertion or a secret), v1.0 and v2.0: the same verification code that
@@ -25,13 +26,7 @@ const emu = JSON.parse(inject("emulator")) as {
 };
 const INVENTORY = "https://inventory.example.com";
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => vi.restoreAllMocks());
-const lastEvent = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange").at(-1);
+const log = captureLog();
 
 function brokerEnv(overrides: Partial<Env> = {}): Env {
   return {
@@ -87,20 +82,20 @@ describe("tokens from the Entra ID emulator", () => {
   it("accepts a v2.0 token of a certificate-authenticated client", async () => {
     const response = await exchange(await entraToken(emu.certClient, emu.apiV2.uri, "certificate"));
     expect(response.status).toBe(200);
-    expect(lastEvent()).toMatchObject({ outcome: "granted", client_id: emu.certClient, token_version: "2.0", rule: "inventory-readers" });
+    expect(log.lastExchange()).toMatchObject({ outcome: "granted", client_id: emu.certClient, token_version: "2.0", rule: "inventory-readers" });
   });
 
   it("accepts a v1.0 token of a certificate-authenticated client", async () => {
     const response = await exchange(await entraToken(emu.certClient, emu.apiV1.uri, "certificate"));
     expect(response.status).toBe(200);
-    expect(lastEvent()).toMatchObject({ outcome: "granted", client_id: emu.certClient, token_version: "1.0" });
+    expect(log.lastExchange()).toMatchObject({ outcome: "granted", client_id: emu.certClient, token_version: "1.0" });
   });
 
   it("refuses a secret-authenticated client while certificates are required", async () => {
     const response = await exchange(await entraToken(emu.secretClient, emu.apiV2.uri, "secret"));
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toBe("invalid_request");
-    expect(lastEvent()?.reason).toBe("client_not_certificate_authenticated");
+    expect(log.lastExchange()?.reason).toBe("client_not_certificate_authenticated");
   });
 
   it("accepts the secret-authenticated client when REQUIRE_CERTIFICATE_CLIENTS is false", async () => {
@@ -112,18 +107,18 @@ describe("tokens from the Entra ID emulator", () => {
     const token = await entraToken(emu.unassignedClient, emu.apiV2.uri, "secret");
     const response = await exchange(token, brokerEnv({ REQUIRE_CERTIFICATE_CLIENTS: "false" }));
     expect(((await response.json()) as { error: string }).error).toBe("invalid_target");
-    expect(lastEvent()?.reason).toBe("no_roles");
+    expect(log.lastExchange()?.reason).toBe("no_roles");
   });
 
   it("refuses a token for another API of the same tenant", async () => {
     const response = await exchange(await entraToken(emu.certClient, emu.apiV2.uri, "certificate"), brokerEnv({ ENTRA_AUDIENCES: "api://some-other-api" }));
     expect(response.status).toBe(400);
-    expect(lastEvent()?.reason).toBe("audience_mismatch");
+    expect(log.lastExchange()?.reason).toBe("audience_mismatch");
   });
 
   it("refuses the emulator's tokens when the tenant is not allow-listed", async () => {
     const response = await exchange(await entraToken(emu.certClient, emu.apiV2.uri, "certificate"), brokerEnv({ ENTRA_TENANT_IDS: crypto.randomUUID() }));
-    expect(lastEvent()?.reason).toBe("tenant_not_allowed");
+    expect(log.lastExchange()?.reason).toBe("tenant_not_allowed");
     expect(response.status).toBe(400);
   });
 });

@@ -1,20 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { oauthError, scenario } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
 // Entra's signing keys: cached, refetched once on an unknown kid (with a cooldown and a single
 // flight), kept through an outage for a bounded time, and never taken from anywhere but the
 // configured URL. Each test counts the fetches the stand-in key endpoint saw.
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
-const lastReason = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange").at(-1)?.reason;
+const log = captureLog();
+afterEach(() => vi.useRealTimers());
 
 function freezeClock(): (seconds: number) => void {
   vi.useFakeTimers({ toFake: ["Date"] });
@@ -49,7 +42,7 @@ describe("Entra signing keys", () => {
     const second = await Promise.all(forged.map((t) => s.exchange({ subject_token: t })));
     expect(second.every((r) => r.status === 400)).toBe(true);
     expect(await s.keyFetches()).toBe(2); // one refetch for fifty unknown kids
-    expect(lastReason()).toBe("key_not_found");
+    expect(log.lastReason()).toBe("key_not_found");
   });
 
   it("picks up a rotated key on first sight once the cooldown has passed", async () => {
@@ -73,7 +66,7 @@ describe("Entra signing keys", () => {
     advance(3601);
     const body = await oauthError(await s.exchange());
     expect(body.error).toBe("invalid_request");
-    expect(lastReason()).toBe("key_not_found");
+    expect(log.lastReason()).toBe("key_not_found");
   });
 
   it("answers 503 temporarily_unavailable with Retry-After when no keys can be had", async () => {
@@ -82,7 +75,7 @@ describe("Entra signing keys", () => {
     const response = await s.exchange();
     expect(await oauthError(response)).toMatchObject({ status: 503, error: "temporarily_unavailable" });
     expect(response.headers.get("retry-after")).toBe("30");
-    expect(lastReason()).toBe("jwks_unavailable");
+    expect(log.lastReason()).toBe("jwks_unavailable");
   });
 
   it("does not hammer an endpoint that is down", async () => {

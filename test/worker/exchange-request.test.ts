@@ -1,17 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEPLOY, INVENTORY, oauthError, scenario } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
 // The RFC 8693 / RFC 8707 request itself: each malformed request gets the OAuth error the
 // wire contract fixes, a description that tells the client what to fix, and no token.
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => vi.restoreAllMocks());
+const log = captureLog();
 
-const lastReason = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange").at(-1)?.reason;
 
 type Case = { name: string; form: Record<string, string | string[] | undefined>; error: string; reason: string; description?: RegExp };
 
@@ -64,7 +59,7 @@ describe("POST /token request validation", () => {
       expect(body.error).toBe(c.error);
       expect(body.cacheControl).toBe("no-store");
       if (c.description) expect(body.error_description).toMatch(c.description);
-      expect(lastReason()).toBe(c.reason);
+      expect(log.lastReason()).toBe(c.reason);
     });
   }
 
@@ -73,7 +68,7 @@ describe("POST /token request validation", () => {
       const s = scenario();
       const body = await oauthError(await s.exchange({ resource }));
       expect(body).toMatchObject({ status: 400, error: "invalid_target" });
-      expect(lastReason()).toBe("resource_not_canonical");
+      expect(log.lastReason()).toBe("resource_not_canonical");
     });
   }
 

@@ -1,29 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
 // Deny by default: the decision stage, driven through POST /token so that what is tested is what runs.
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => vi.restoreAllMocks());
-const lastEvent = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange").at(-1);
+const log = captureLog();
 
 describe("policy decisions", () => {
   it("denies a token with no roles at all as invalid_target (no_roles)", async () => {
     const s = scenario();
     const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: undefined } }) }));
     expect(body).toMatchObject({ status: 400, error: "invalid_target" });
-    expect(lastEvent()).toMatchObject({ reason: "no_roles", client_id: ORDERS_APP });
+    expect(log.lastExchange()).toMatchObject({ reason: "no_roles", client_id: ORDERS_APP });
   });
 
   it("denies a client whose roles do not cover the rule", async () => {
     const s = scenario();
     const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: ["Inventory.Write"] } }) }));
     expect(body.error).toBe("invalid_target");
-    expect(lastEvent()?.reason).toBe("resource_not_granted");
+    expect(log.lastExchange()?.reason).toBe("resource_not_granted");
   });
 
   it("matches roles case-sensitively, like Entra's role values", async () => {
@@ -55,7 +50,7 @@ describe("policy decisions", () => {
     const s = scenario();
     const body = await oauthError(await s.exchange({ scope: "inventory.read inventory.delete" }));
     expect(body).toMatchObject({ status: 400, error: "invalid_scope", error_description: "scope not granted for this resource: inventory.delete" });
-    expect(lastEvent()?.reason).toBe("scope_not_granted");
+    expect(log.lastExchange()?.reason).toBe("scope_not_granted");
   });
 
   it("does not combine two rules' scopes into one token", async () => {
@@ -70,7 +65,7 @@ describe("policy decisions", () => {
     expect((await oauthError(await s.exchange({ scope: "read write" }))).error).toBe("invalid_scope");
     const write = (await (await s.exchange({ scope: "write" })).json()) as { expires_in: number };
     expect(write.expires_in).toBe(600);
-    expect(lastEvent()?.rule).toBe("b");
+    expect(log.lastExchange()?.rule).toBe("b");
     const none = (await (await s.exchange()).json()) as { scope: string; expires_in: number };
     expect(none).toMatchObject({ scope: "read", expires_in: 60 });
   });

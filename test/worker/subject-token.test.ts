@@ -1,20 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BROKER_APP_ID_URI, nowSeconds, oauthError, scenario, V1_ISSUER_HOST, type Scenario } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
 // Every check on the Entra token: what is accepted, and each reason a token is refused. The
 // client always sees the same generic invalid_request; the audit log carries the reason code.
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => vi.restoreAllMocks());
+const log = captureLog();
 
-function lastReason(): unknown {
-  const events = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange");
-  return events.at(-1)?.reason;
-}
 
 async function expectRefused(s: Scenario, subjectToken: string, reason: string, env = {}) {
   const response = await s.exchange({ subject_token: subjectToken }, env);
@@ -26,7 +18,7 @@ async function expectRefused(s: Scenario, subjectToken: string, reason: string, 
     cacheControl: "no-store",
   });
   expect(JSON.stringify(body)).not.toContain(subjectToken.slice(0, 20));
-  expect(lastReason()).toBe(reason);
+  expect(log.lastReason()).toBe(reason);
 }
 
 const now = nowSeconds;
@@ -89,7 +81,7 @@ describe("POST /token subject token checks", () => {
     // Inside the skew the token is valid but has no life left to hand on: refused as expiring, not expired.
     const inside = await s.exchange({ subject_token: await s.token({ claims: { exp: now() - 59 } }) });
     expect((await oauthError(inside)).error_description).toMatch(/expires too soon/);
-    expect(lastReason()).toBe("subject_token_expiring");
+    expect(log.lastReason()).toBe("subject_token_expiring");
     await expectRefused(s, await s.token({ claims: { exp: now() - 60 } }), "token_expired");
   });
 

@@ -1,17 +1,10 @@
 import { decodeJwt, decodeProtectedHeader, createLocalJWKSet, jwtVerify } from "jose";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, nowSeconds, oauthError, scenario } from "./support/scenario.ts";
+import { describe, expect, it } from "vitest";
+import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, nowSeconds, scenario } from "./support/scenario.ts";
+import { captureLog } from "./support/audit-log.ts";
 
-let logs: string[];
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
-});
-afterEach(() => vi.restoreAllMocks());
+const log = captureLog();
 
-function auditLines(): Array<Record<string, unknown>> {
-  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "token_exchange");
-}
 
 describe("POST /token", () => {
   it("exchanges a v2.0 certificate-client token for an origin-scoped RFC 9068 token", async () => {
@@ -54,12 +47,12 @@ describe("POST /token", () => {
     const subject = await s.token();
     const response = await s.exchange({ subject_token: subject });
     const { access_token } = (await response.json()) as { access_token: string };
-    const [line] = auditLines();
+    const [line] = log.exchanges();
     expect(line).toMatchObject({ outcome: "granted", reason: "granted", rule: "orders-reads-inventory", client_id: ORDERS_APP, tenant: s.tid, resource: INVENTORY });
     expect(line!.jti).toBe(decodeJwt(access_token).jti);
     expect(line!.token_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof line!.subject_token_remaining_s).toBe("number");
-    const all = logs.join("\n");
+    const all = log.lines().join("\n");
     expect(all).not.toContain(access_token.split(".")[2]);
     expect(all).not.toContain(subject.split(".")[2]);
   });
