@@ -19,15 +19,15 @@ export default defineConfig({
         test: {
           name: "worker",
           provide: keys,
-          include: ["test/worker/**/*.test.ts"],
-          globalSetup: ["test/worker/global-setup.ts", "test/worker/emulator-setup.ts"],
+          include: ["test/worker/**/*.test.ts", "test/adversarial/worker/**/*.test.ts"],
+          globalSetup: ["test/worker/global-setup.ts", "test/worker/emulator-setup.ts", "test/adversarial/support/node/hostile-setup.ts"],
         },
       },
       {
         test: {
           name: "node",
           environment: "node",
-          include: ["test/emulator/**/*.test.ts", "test/signer/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          include: ["test/emulator/**/*.test.ts", "test/signer/**/*.test.ts", "test/e2e/**/*.test.ts", "test/adversarial/signer/**/*.test.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

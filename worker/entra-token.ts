@@ -102,7 +102,8 @@ export async function verifyEntraToken(
   const appId = version === "2.0" ? claims.azp : claims.appid;
   const acr = version === "2.0" ? claims.azpacr : claims.appidacr;
   if (typeof appId !== "string" || !GUID.test(appId)) return err("client_id_missing");
-  const clientAuth = typeof acr === "string" ? CLIENT_AUTH[acr as keyof typeof CLIENT_AUTH] : undefined;
+  // Own properties only: "constructor" or "__proto__" must not resolve through Object.prototype.
+  const clientAuth = typeof acr === "string" && Object.hasOwn(CLIENT_AUTH, acr) ? CLIENT_AUTH[acr as keyof typeof CLIENT_AUTH] : undefined;
   if (!clientAuth) return err("client_id_missing");
   if (entra.requireCertificateClients && clientAuth !== "certificate") return err("client_not_certificate_authenticated");
   if (typeof claims.oid !== "string" || claims.oid.length === 0) return err("object_id_missing");

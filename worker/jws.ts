@@ -29,7 +29,9 @@ const MAX_KID_LENGTH = 256; // real kids are ~30 chars; long ones only serve cac
 const FORBIDDEN_HEADER_PARAMS = ["jku", "jwk", "x5u", "x5c", "crit", "b64", "zip", "enc"] as const;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+// ignoreBOM keeps a leading U+FEFF in the text, so JSON.parse refuses it (RFC 8259 §8.1): a BOM
+// would otherwise be silently dropped, giving one claims set a second accepted byte spelling.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function parseCompactJws(token: string, allowedAlgs: readonly string[]): Result<ParsedJws, JwsProblem> {
   if (token.length > MAX_TOKEN_LENGTH) return err("token_too_large");
