@@ -103,6 +103,8 @@ export interface Refusal {
   error: string;
   reason: string;
   description?: string | RegExp;
+  /** Tokens this test minted on purpose before the refused request (default none). */
+  priorGrants?: number;
 }
 
 /**
@@ -117,7 +119,7 @@ export async function expectRefused(response: Response, log: Log, want: Refusal,
   else if (want.description) expect(body.error_description).toMatch(want.description);
   expect(Object.keys(body).sort()).toEqual(["error", "error_description"]);
   expect(response.headers.get("cache-control")).toBe("no-store");
-  expect(log.exchanges().filter((e) => e.outcome === "granted")).toEqual([]);
+  expect(log.exchanges().filter((e) => e.outcome === "granted")).toHaveLength(want.priorGrants ?? 0);
   for (const secret of secrets) if (secret.length >= 8) expect(text).not.toContain(secret);
 }
 
