@@ -10,7 +10,15 @@ export type OriginProblem =
   | "not_canonical"
   | "scheme_not_allowed"
   | "http_not_loopback"
-  | "trailing_dot";
+  | "trailing_dot"
+  | "host_not_ldh";
+
+// WHATWG URL accepts hosts such as "*.example.com", "a_b" or "x;y" and gives them back unchanged as
+// their own origin. A policy or a minted `aud` naming "https://*.example.com" is an exact string to us
+// but reads as a wildcard to a human (and to any verifier that globs), so a host must be DNS
+// letter-digit-hyphen labels, an IPv4 address (URL has already normalised it) or a bracketed IPv6.
+const LDH_HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const IPV6_HOST = /^\[[0-9a-f:.]+\]$/;
 
 export function canonicalOrigin(input: string): Result<string, OriginProblem> {
   if (input.length === 0 || input.length > MAX_ORIGIN_LENGTH) return err("not_a_url");
@@ -25,6 +33,7 @@ export function canonicalOrigin(input: string): Result<string, OriginProblem> {
   // punycodes IDNs: any of those in the input makes it differ from its origin.
   if (url.origin !== input) return err("not_canonical");
   if (url.hostname.endsWith(".")) return err("trailing_dot");
+  if (!LDH_HOST.test(url.hostname) && !IPV6_HOST.test(url.hostname)) return err("host_not_ldh");
   if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return err("http_not_loopback");
   return ok(url.origin);
 }
