@@ -14,6 +14,8 @@ const ACCEPTED_SUBJECT_TYPES = [TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT];
 /** A form with one Entra token (≤ 16 KiB) and a few short parameters fits easily. */
 export const MAX_BODY_BYTES = 32 * 1024;
 const MAX_SCOPES = 64; // no legitimate request names more; bounds the subset check
+/** The RFC 8693 parameters we read that must appear at most once (`resource` is handled apart). */
+const SINGLE_VALUED: ReadonlySet<string> = new Set(["grant_type", "subject_token", "subject_token_type", "requested_token_type", "actor_token", "actor_token_type", "audience", "scope"]);
 
 export interface ExchangeRequest {
   readonly subjectToken: string;
@@ -51,10 +53,12 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
   const form = new URLSearchParams(body);
   // RFC 6749 §3.1: parameters MUST NOT appear more than once. `resource` may (RFC 8707), but
   // we issue a token for exactly one origin, which is a target error rather than a syntax one.
+  // Unrecognised parameters are ignored, repeated or not (§3.2): their names are the caller's
+  // arbitrary input and must never be echoed back in an error description.
   const counts = new Map<string, number>();
   for (const name of form.keys()) counts.set(name, (counts.get(name) ?? 0) + 1);
   for (const [name, count] of counts) {
-    if (count > 1 && name !== "resource") return err({ reason: "parameter_repeated", parameter: name });
+    if (count > 1 && SINGLE_VALUED.has(name)) return err({ reason: "parameter_repeated", parameter: name });
   }
 
   const grantType = form.get("grant_type");

@@ -190,3 +190,19 @@ describe("lifetime escalation", () => {
     expect(body.expires_in).toBe(120);
   });
 });
+
+describe("form parameters", () => {
+  it("ignores a repeated unrecognised parameter (RFC 6749 §3.2) instead of echoing its name back", async () => {
+    const s = scenario();
+    const name = "<script>alert(document.domain)</script>";
+    const response = await s.exchange({ [name]: ["1", "2"] });
+    expect(response.status).toBe(200);
+    expect(await response.text()).not.toContain("script");
+  });
+
+  it("still refuses a repeated subject_token, naming only the parameter", async () => {
+    const s = scenario();
+    const token = await s.token();
+    await expectRefused(await s.exchange({ subject_token: [token, token] }), log, { status: 400, error: "invalid_request", reason: "parameter_repeated", description: "parameter subject_token is repeated" }, [token]);
+  });
+});
