@@ -2,7 +2,7 @@
 // told. Never a token or key: the minted token appears only as its jti and a SHA-256.
 
 export interface AuditEvent {
-  readonly event: "token_exchange" | "config_invalid";
+  readonly event: "token_exchange" | "forward" | "config_invalid";
   readonly outcome: "granted" | "denied" | "error";
   readonly reason: string;
   readonly detail?: string;
@@ -17,6 +17,11 @@ export interface AuditEvent {
   readonly exp?: number;
   readonly token_sha256?: string;
   readonly subject_token_remaining_s?: number;
+  /** Forward mode: the route, the request method, whether the minted token was reused, the origin's status. */
+  readonly route?: string;
+  readonly method?: string;
+  readonly token_reused?: boolean;
+  readonly origin_status?: number;
 }
 
 export function audit(event: AuditEvent, now: number): void {
