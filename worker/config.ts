@@ -1,3 +1,4 @@
+import { loadForwardSettings, type ForwardConfig } from "./forward/settings.ts";
 import { canonicalOrigin } from "./origin.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 import { err, ok, type Result } from "./result.ts";
@@ -19,6 +20,8 @@ export interface Env {
   MAX_SUBJECT_TOKEN_AGE_SECONDS?: unknown;
   MAX_TOKEN_TTL_SECONDS?: unknown;
   POLICY?: unknown;
+  ROUTES?: unknown;
+  FORWARD_TIMEOUT_MS?: unknown;
   BROKER_SIGNING_KEYS?: unknown;
 }
 
@@ -45,6 +48,8 @@ export interface Config {
   readonly signingKeys: SigningKeys;
   /** Global cap on minted token lifetime, whatever a rule allows. */
   readonly maxTokenTtlSeconds: number;
+  /** Forward mode (the broker as a gateway in front of origins); undefined when ROUTES is not set. */
+  readonly forward?: ForwardConfig;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -81,6 +86,9 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
     else for (const p of parsed.error) problem("POLICY", p);
   }
 
+  const forward = loadForwardSettings(env.ROUTES, env.FORWARD_TIMEOUT_MS);
+  if (!forward.ok) problems.push(...forward.error);
+
   const keys = await loadSigningKeys(env.BROKER_SIGNING_KEYS);
   if (!keys.ok) problem("BROKER_SIGNING_KEYS", keys.error);
 
@@ -101,6 +109,7 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
       policy: policy!,
       signingKeys: (keys as { value: SigningKeys }).value,
       maxTokenTtlSeconds,
+      forward: forward.ok ? forward.value : undefined,
     }),
   );
 }

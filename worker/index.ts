@@ -3,6 +3,7 @@ import { audit } from "./audit.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { createJwksCache } from "./jwks.ts";
 import type { Result } from "./result.ts";
+import { forward } from "./routes/forward.ts";
 import { authorizationServerMetadata, jwksDocument } from "./routes/metadata.ts";
 import { tokenExchange } from "./routes/token.ts";
 
@@ -47,6 +48,8 @@ app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, nowSec
 app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));
+// Forward mode, after the broker's own endpoints (which it never shadows): undefined = no route.
+app.all("*", async (c) => (await forward(c.req.raw, c.get("config"), jwks, nowSeconds())) ?? c.notFound());
 
 app.notFound((c) => c.json({ error: "not_found" }, 404));
 app.onError((error, c) => {

@@ -1,0 +1,105 @@
+import { audit, sha256Hex } from "../audit.ts";
+import type { Config } from "../config.ts";
+import type { Caller } from "../entra-token.ts";
+import { readBearerToken } from "../forward/bearer.ts";
+import { toOriginHeaders } from "../forward/headers.ts";
+import { createMintedTokens, type MintedTokens } from "../forward/minted-tokens.ts";
+import { failureReason, failureResponse, type ForwardFailure } from "../forward/refusals.ts";
+import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "../forward/routes.ts";
+import { sendToOrigin } from "../forward/send.ts";
+import { createVerifiedCallers, type VerifiedCallers } from "../forward/verified-callers.ts";
+import type { JwksCache } from "../jwks.ts";
+import { encodeBase64Url } from "../jws.ts";
+import { decide } from "../policy.ts";
+
+/** A minted token that would live shorter than this could expire before the origin checks it. */
+const MIN_FORWARD_TTL_SECONDS = 10;
+
+// Forward mode: bearer ─► verify Entra token ─► policy (route scopes for the method) ─► mint (or
+// reuse) ─► send to origin ─► stream back. Returns undefined when no route matches, so the
+// broker's 404 answers.
+
+interface Caches {
+  readonly callers: VerifiedCallers;
+  readonly tokens: MintedTokens;
+}
+
+// Per isolate, per parsed config: a cached verification or minted token is only ever reused
+// under the exact settings (tenants, audiences, keys, policy) it was produced with.
+const cachesByConfig = new WeakMap<Config, Caches>();
+
+function cachesFor(config: Config, jwks: JwksCache): Caches {
+  let caches = cachesByConfig.get(config);
+  if (!caches) {
+    caches = { callers: createVerifiedCallers(config.entra, jwks), tokens: createMintedTokens(config.signingKeys) };
+    cachesByConfig.set(config, caches);
+  }
+  return caches;
+}
+
+export async function forward(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response | undefined> {
+  if (!config.forward) return undefined;
+  const url = new URL(request.url);
+  if (isBrokerPath(url.pathname)) return undefined;
+  const route = matchRoute(config.forward.table, url.hostname, url.pathname);
+  if (!route) return undefined;
+  const method = request.method;
+  const base = { route: route.name, method, resource: route.origin };
+  const refuse = (failure: ForwardFailure, fields: Record<string, unknown> = {}) => {
+    audit({ event: "forward", outcome: failure.stage === "origin" ? "error" : "denied", reason: failureReason(failure), ...base, ...fields }, now);
+    return failureResponse(failure, config.issuer);
+  };
+
+  const bearer = readBearerToken(request.headers, url);
+  if (!bearer.ok) return refuse({ stage: "bearer", problem: bearer.error });
+  const token = bearer.value;
+  const tokenHash = encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
+  const caches = cachesFor(config, jwks);
+
+  const verified = await caches.callers.verify(token, tokenHash, now);
+  if (!verified.ok) return refuse({ stage: "verify", problem: verified.error });
+  const caller = verified.value;
+  const fields = callerFields(caller, now);
+
+  const scopes = scopesFor(route, method);
+  if (!scopes) return refuse({ stage: "method", problem: "method_not_routed", allow: allowedMethods(route) ?? [] }, fields);
+  const decision = decide(caller, { resource: route.origin, scopes }, config.policy);
+  if (!decision.ok) return refuse({ stage: "policy", denial: decision.error, scopes }, fields);
+  const grant = decision.value;
+
+  const ttlSeconds = Math.floor(Math.min(grant.maxTtlSeconds, config.maxTokenTtlSeconds, caller.expiresAt - now));
+  if (ttlSeconds < MIN_FORWARD_TTL_SECONDS) return refuse({ stage: "lifetime", problem: "subject_token_expiring" }, fields);
+  const { issued, reused } = await caches.tokens.get(tokenHash, { issuer: config.issuer, caller, grant, ttlSeconds, now });
+  const tokenFields = {
+    ...fields,
+    rule: grant.rule,
+    roles: grant.roles,
+    scope: issued.scope,
+    jti: issued.jti,
+    exp: issued.expiresAt,
+    token_reused: reused,
+    ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
+  };
+
+  const sent = await sendToOrigin(
+    { url: targetUrl(route, url), method, headers: toOriginHeaders(request.headers, issued.token), body: request.body },
+    config.forward.timeoutMs,
+  );
+  if (!sent.ok) return refuse({ stage: "origin", problem: sent.error }, tokenFields);
+  audit({ event: "forward", outcome: "granted", reason: "granted", ...base, ...tokenFields, origin_status: sent.value.status }, now);
+  return sent.value;
+}
+
+function targetUrl(route: Route, url: URL): string {
+  // Concatenated, never resolved: a path like //evil.example must stay a path on this origin.
+  return `${route.origin}${originPath(route, url.pathname)}${url.search}`;
+}
+
+function callerFields(caller: Caller, now: number) {
+  return {
+    tenant: caller.tenantId,
+    client_id: caller.appId,
+    token_version: caller.tokenVersion,
+    subject_token_remaining_s: caller.expiresAt - now,
+  };
+}
