@@ -8,6 +8,10 @@ declare module "vitest" {
     brokerSigningKeys: string;
     /** JSON JWK set: an Ed25519 private key alone. */
     brokerSigningKeysEd25519: string;
+    /** Forward mode's test origin (support/node/origin-server.ts), e.g. http://127.0.0.1:PORT. */
+    testOrigin: string;
+    /** An origin whose port nothing listens on. */
+    closedOrigin: string;
   }
 }
 export {};
