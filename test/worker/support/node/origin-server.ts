@@ -22,6 +22,7 @@ export interface Echo {
   query: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  bodyBase64: string;
 }
 
 export async function startOriginServer(): Promise<OriginServer> {
@@ -87,6 +88,7 @@ export async function startOriginServer(): Promise<OriginServer> {
       query: url.search,
       headers: req.headers,
       body: Buffer.concat(chunks).toString("utf8"),
+      bodyBase64: Buffer.concat(chunks).toString("base64"),
     };
     res.setHeader("content-type", "application/json");
     res.setHeader("x-origin", "test-origin");
