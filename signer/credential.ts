@@ -35,8 +35,19 @@ const MIN_RSA_BITS = 2048;
 /** Group or world permission bits: anyone but the owner being able to read (or write) the key is unsafe. */
 const UNSAFE_MODE_BITS = 0o077;
 
-/** Marker of PEM private keys; used to find key material where a path was expected. */
-const KEY_MARKER = /PRIVATE KEY-----/;
+/**
+ * Shapes of private keys pasted where a path was expected: PEM of any kind, the base64 body of a
+ * PKCS#8 key without its PEM armour (RSA, EC and Ed25519 prefixes: the DER header is fixed), and a
+ * private JWK (a "d" member next to "kty").
+ */
+const KEY_MARKERS = [
+  /PRIVATE KEY-----/,
+  /MII[A-Za-z0-9+/]{3}IBADANBgkqhkiG9w0BAQEFAAS/, // PKCS#8 RSA
+  /MI[A-Za-z0-9+/]{2}AgEAMBMGByqGSM49AgEG/, // PKCS#8 EC
+  /MC4CAQAwBQYDK2Vw/, // PKCS#8 Ed25519
+  /"kty"[\s\S]*"d"\s*:\s*"[A-Za-z0-9_-]{16,}"|"d"\s*:\s*"[A-Za-z0-9_-]{16,}"[\s\S]*"kty"/, // private JWK
+];
+const looksLikePrivateKey = (value: string) => KEY_MARKERS.some((marker) => marker.test(value));
 
 /**
  * Refuse to run when a private key was handed over through argv or the environment: both are visible
@@ -45,12 +56,12 @@ const KEY_MARKER = /PRIVATE KEY-----/;
  */
 export function assertNoKeyMaterialInProcess(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   argv.forEach((arg, i) => {
-    if (KEY_MARKER.test(arg)) {
+    if (looksLikePrivateKey(arg)) {
       throw new SignerError("ERR_KEY_UNSAFE", `command-line argument ${i} contains a private key; put the key in a file (mode 0600) and pass its path`);
     }
   });
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && KEY_MARKER.test(value)) {
+    if (value !== undefined && looksLikePrivateKey(value)) {
       throw new SignerError("ERR_KEY_UNSAFE", `environment variable ${name} contains a private key; put the key in a file (mode 0600), pass its path, and unset ${name}`);
     }
   }

@@ -118,3 +118,38 @@ describe("selectSigningCredential (rotation)", () => {
     expect(none.message).toMatch(/no configured certificate is valid now/);
   });
 });
+
+describe("key material without PEM armour", () => {
+  const keyShapes = async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const shapes: Array<[string, string]> = [];
+    for (const [name, pair] of [
+      ["RSA", generateKeyPairSync("rsa", { modulusLength: 2048 })],
+      ["EC", generateKeyPairSync("ec", { namedCurve: "P-256" })],
+      ["Ed25519", generateKeyPairSync("ed25519")],
+    ] as const) {
+      shapes.push([`${name} PKCS#8 base64`, pair.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64")]);
+      shapes.push([`${name} private JWK`, JSON.stringify(pair.privateKey.export({ format: "jwk" }))]);
+    }
+    return shapes;
+  };
+
+  it("refuses bare base64 PKCS#8 keys and private JWKs in the environment, naming only the variable", async () => {
+    for (const [shape, value] of await keyShapes()) {
+      let message = "";
+      try {
+        assertNoKeyMaterialInProcess(["node"], { DEPLOY_KEY: value });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message, shape).toContain("DEPLOY_KEY");
+      expect(message).not.toContain(value.slice(0, 24));
+    }
+  });
+
+  it("does not mistake a public JWK or a certificate thumbprint for a key", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const publicJwk = JSON.stringify(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" }));
+    expect(() => assertNoKeyMaterialInProcess(["node", "--x", publicJwk], { THUMBPRINT: "q2Zx0f0oYh8kXo1tWqJrYk3V0pQ1Qm3r8m5F0t8Y2aA" })).not.toThrow();
+  });
+});
