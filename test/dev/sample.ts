@@ -126,3 +126,14 @@ export const ORIGIN_ROUTES = {
   inventory: { "GET /items": "inventory.read", "GET /search": "inventory.search" },
   deploy: { "POST /deployments": "deploy.write" },
 } as const;
+
+/** Forward mode on the local broker: its /items, /search and /deployments lead to the sample origins. */
+export function sampleRoutes(origins: SampleOrigins) {
+  return {
+    routes: [
+      { name: "inventory-items", match: { pathPrefix: "/items" }, origin: origins.inventory, scopes: { GET: ["inventory.read"] } },
+      { name: "inventory-search", match: { pathPrefix: "/search" }, origin: origins.inventory, scopes: { GET: ["inventory.search"] } },
+      { name: "deploy", match: { pathPrefix: "/deployments" }, origin: origins.deploy, scopes: { POST: ["deploy.write"] } },
+    ],
+  };
+}

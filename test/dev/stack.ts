@@ -6,7 +6,7 @@ import { startEmulator, type Emulator } from "../emulator/index.ts";
 import { loadOrCreateBrokerKeys, rotateBrokerKeys, startBroker, type Broker, type BrokerKeys } from "./broker.ts";
 import { loadOrCreateCiIssuer } from "./ci-oidc.ts";
 import { freePort, startChild, waitUntil, type Child } from "./processes.ts";
-import { BROKER_API_APP_ID, BROKER_APP_ID_URI, BROKER_SCOPE, IDENTITIES, ORIGIN_ROUTES, samplePolicy, sampleTenantFile, TENANT_ID, type IdentityName } from "./sample.ts";
+import { BROKER_API_APP_ID, BROKER_APP_ID_URI, BROKER_SCOPE, IDENTITIES, ORIGIN_ROUTES, samplePolicy, sampleRoutes, sampleTenantFile, TENANT_ID, type IdentityName } from "./sample.ts";
 import { startSampleOrigin, type SampleOrigin } from "./sample-origin.ts";
 
 // The whole system on one machine, as separate processes on loopback: the Entra ID emulator
@@ -117,6 +117,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ENTRA_TENANT_IDS: TENANT_ID,
         ENTRA_AUDIENCES: `${BROKER_APP_ID_URI},${BROKER_API_APP_ID}`,
         POLICY: samplePolicy({ inventory: inventory.origin, deploy: deploy.origin }),
+        ROUTES: sampleRoutes({ inventory: inventory.origin, deploy: deploy.origin }),
       },
       onLine: (line: string) => log(`[broker] ${line}`),
     };

@@ -14,7 +14,7 @@ const stack = await startStack({
   ports: PORTS,
   log: (line) => {
     // Audit lines and origin decisions are the story; wrangler's own chatter only with --verbose.
-    if (verbose || line.includes('"event":"token_exchange"') || line.startsWith("[inventory]") || line.startsWith("[deploy]")) console.log(line);
+    if (verbose || line.includes('"event":"token_exchange"') || line.includes('"event":"forward"') || line.startsWith("[inventory]") || line.startsWith("[deploy]")) console.log(line);
   },
 }).catch((e: unknown) => {
   console.error(`Could not start the stack: ${e instanceof Error ? e.message : String(e)}`);
