@@ -1,4 +1,5 @@
 import { canonicalOrigin } from "./origin.ts";
+import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
 
@@ -98,31 +99,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
-  const problems: string[] = [];
-  let doc = raw;
-  if (typeof raw === "string") {
-    try {
-      doc = JSON.parse(raw);
-    } catch (e) {
-      return err([`not valid JSON (${(e as Error).message})`]);
-    }
-  }
-  if (!isObject(doc)) return err(["must be an object with a \"rules\" array"]);
-  for (const key of Object.keys(doc)) if (key !== "rules") problems.push(`unknown field "${key}"`);
-  if (!Array.isArray(doc.rules)) return err([...problems, "\"rules\" must be an array"]);
-  if (doc.rules.length > MAX_RULES) return err([`at most ${MAX_RULES} rules`]);
-
-  const rules: Rule[] = [];
-  const names = new Set<string>();
-  doc.rules.forEach((value: unknown, index: number) => {
-    const label = isObject(value) && typeof value.name === "string" ? `rule "${value.name}"` : `rules[${index}]`;
-    const rule = parseRule(value, (field, problem) => problems.push(`${label}: ${field}: ${problem}`));
-    if (!rule) return;
-    if (names.has(rule.name)) problems.push(`${label}: name: duplicate rule name`);
-    names.add(rule.name);
-    rules.push(rule);
-  });
-  if (problems.length > 0) return err(problems);
+  const parsed = parseNamedList(raw, { field: "rules", kind: "rule", max: MAX_RULES }, parseRule);
+  if (!parsed.ok) return parsed;
+  const rules = parsed.value;
 
   const byOrigin = new Map<string, Rule[]>();
   for (const rule of rules) {
@@ -135,24 +114,18 @@ export function parsePolicy(raw: unknown): Result<Policy, string[]> {
   return ok(deepFreeze({ rules, byOrigin }));
 }
 
-type Report = (field: string, problem: string) => void;
-
 function parseRule(value: unknown, report: Report): Rule | undefined {
   if (!isObject(value)) {
     report("rule", "must be an object with name, match and grant");
     return undefined;
   }
-  let valid = true;
-  const fail: Report = (field, problem) => {
-    valid = false;
-    report(field, problem);
-  };
-  for (const key of Object.keys(value)) if (!["name", "match", "grant"].includes(key)) fail(key, "unknown field");
+  const { fail, failed } = fieldChecker(report);
+  rejectUnknownFields(value, ["name", "match", "grant"], "", fail);
   const name = value.name;
   if (typeof name !== "string" || !RULE_NAME.test(name)) fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
 
   const match = isObject(value.match) ? value.match : (fail("match", "must be an object"), {});
-  for (const key of Object.keys(match)) if (!["clients", "roles", "tenants"].includes(key)) fail(`match.${key}`, "unknown field");
+  rejectUnknownFields(match, ["clients", "roles", "tenants"], "match.", fail);
   const clients = stringList(match.clients, "match.clients", fail, (s) => GUID.test(s), "a lower-case GUID client app id");
   const roles = stringList(match.roles, "match.roles", fail, (s) => s.length > 0 && s.length <= 256, "a non-empty role value");
   const tenants = stringList(match.tenants, "match.tenants", fail, (s) => GUID.test(s), "a lower-case GUID tenant id");
@@ -161,7 +134,7 @@ function parseRule(value: unknown, report: Report): Rule | undefined {
   }
 
   const grant = isObject(value.grant) ? value.grant : (fail("grant", "must be an object"), {});
-  for (const key of Object.keys(grant)) if (!["origins", "scopes", "maxTtlSeconds"].includes(key)) fail(`grant.${key}`, "unknown field");
+  rejectUnknownFields(grant, ["origins", "scopes", "maxTtlSeconds"], "grant.", fail);
   const origins = stringList(grant.origins, "grant.origins", fail, (s) => canonicalOrigin(s).ok, "a canonical origin such as https://api.example.com (lower case, no path, no default port; http only for loopback)");
   if (origins === undefined) fail("grant.origins", "is required");
   const scopes = stringList(grant.scopes, "grant.scopes", fail, (s) => SCOPE_TOKEN.test(s), "a scope token (RFC 6749 §3.3: printable ASCII, no spaces or quotes)");
@@ -170,7 +143,7 @@ function parseRule(value: unknown, report: Report): Rule | undefined {
   if (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_RULE_TTL_SECONDS) {
     fail("grant.maxTtlSeconds", `must be a whole number of seconds from 1 to ${MAX_RULE_TTL_SECONDS}`);
   }
-  if (!valid) return undefined;
+  if (failed()) return undefined;
   return {
     name: name as string,
     match: {

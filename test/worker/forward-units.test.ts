@@ -37,7 +37,7 @@ describe("ROUTES", () => {
 
   it.each([
     ["not JSON", "{", /not valid JSON/],
-    ["no routes", { routes: [] }, /non-empty array/],
+    ["no routes", { routes: [] }, /"routes" is empty: leave ROUTES unset to turn forward mode off/],
     ["an unknown top-level field", { routes: [route()], extra: 1 }, /unknown field "extra"/],
     ["an unknown route field", { routes: [route({ headers: {} })] }, /route "inventory": headers: unknown field/],
     ["a bad name", { routes: [route({ name: "has space" })] }, /name: must be/],

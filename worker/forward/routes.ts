@@ -1,7 +1,8 @@
+import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "../document.ts";
 import { isObject } from "../json.ts";
 import { canonicalOrigin } from "../origin.ts";
 import { SCOPE_TOKEN } from "../policy.ts";
-import { err, ok, type Result } from "../result.ts";
+import { ok, type Result } from "../result.ts";
 
 // Forward-mode routes are configuration (ROUTES in wrangler.toml): which incoming host and/or
 // path prefix goes to which origin, and which scopes a request needs per method. The document is
@@ -90,58 +91,33 @@ function specificity(route: Route): number {
 // ---- loading ----
 
 export function parseRoutes(raw: unknown): Result<RouteTable, string[]> {
-  let doc = raw;
-  if (typeof raw === "string") {
-    try {
-      doc = JSON.parse(raw);
-    } catch (e) {
-      return err([`not valid JSON (${(e as Error).message})`]);
-    }
-  }
-  if (!isObject(doc)) return err(["must be an object with a \"routes\" array"]);
-  const problems: string[] = [];
-  for (const key of Object.keys(doc)) if (key !== "routes") problems.push(`unknown field "${key}"`);
-  if (!Array.isArray(doc.routes) || doc.routes.length === 0) return err([...problems, "\"routes\" must be a non-empty array (leave ROUTES unset to turn forward mode off)"]);
-  if (doc.routes.length > MAX_ROUTES) return err([`at most ${MAX_ROUTES} routes`]);
-
-  const routes: Route[] = [];
-  const names = new Set<string>();
   const matches = new Set<string>();
-  doc.routes.forEach((value: unknown, index: number) => {
-    const label = isObject(value) && typeof value.name === "string" ? `route "${value.name}"` : `routes[${index}]`;
-    const route = parseRoute(value, (field, problem) => problems.push(`${label}: ${field}: ${problem}`));
-    if (!route) return;
-    if (names.has(route.name)) problems.push(`${label}: name: duplicate route name`);
-    names.add(route.name);
-    const matchKey = `${route.host ?? "*"} ${route.pathPrefix ?? ""}`;
-    if (matches.has(matchKey)) problems.push(`${label}: match: another route has the same host and pathPrefix`);
-    matches.add(matchKey);
-    routes.push(route);
-  });
-  if (problems.length > 0) return err(problems);
-  return ok(Object.freeze({ routes: Object.freeze(routes) }));
+  const parsed = parseNamedList(
+    raw,
+    { field: "routes", kind: "route", max: MAX_ROUTES, emptyHint: "leave ROUTES unset to turn forward mode off" },
+    parseRoute,
+    (route, report) => {
+      const matchKey = `${route.host ?? "*"} ${route.pathPrefix ?? ""}`;
+      if (matches.has(matchKey)) report("match", "another route has the same host and pathPrefix");
+      matches.add(matchKey);
+    },
+  );
+  if (!parsed.ok) return parsed;
+  return ok(Object.freeze({ routes: Object.freeze(parsed.value) }));
 }
-
-type Report = (field: string, problem: string) => void;
 
 function parseRoute(value: unknown, report: Report): Route | undefined {
   if (!isObject(value)) {
     report("route", "must be an object with name, match, origin and scopes");
     return undefined;
   }
-  let valid = true;
-  const fail: Report = (field, problem) => {
-    valid = false;
-    report(field, problem);
-  };
-  for (const key of Object.keys(value)) {
-    if (!["name", "match", "origin", "stripPrefix", "scopes"].includes(key)) fail(key, "unknown field");
-  }
+  const { fail, failed } = fieldChecker(report);
+  rejectUnknownFields(value, ["name", "match", "origin", "stripPrefix", "scopes"], "", fail);
   const name = value.name;
   if (typeof name !== "string" || !ROUTE_NAME.test(name)) fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
 
   const match = isObject(value.match) ? value.match : (fail("match", "must be an object with \"host\" and/or \"pathPrefix\""), {});
-  for (const key of Object.keys(match)) if (!["host", "pathPrefix"].includes(key)) fail(`match.${key}`, "unknown field");
+  rejectUnknownFields(match, ["host", "pathPrefix"], "match.", fail);
   const { host, pathPrefix } = match;
   if (host !== undefined && (typeof host !== "string" || !HOST_NAME.test(host))) {
     fail("match.host", `${JSON.stringify(host)} is not a lower-case host name without port or trailing dot, e.g. "inventory.gw.example.com"`);
@@ -159,7 +135,7 @@ function parseRoute(value: unknown, report: Report): Route | undefined {
   else if (stripPrefix && pathPrefix === undefined) fail("stripPrefix", "needs match.pathPrefix");
 
   const scopes = parseScopes(value.scopes, fail);
-  if (!valid) return undefined;
+  if (failed()) return undefined;
   return Object.freeze({
     name: name as string,
     ...(host !== undefined && { host: host as string }),
