@@ -56,6 +56,10 @@ Try it (in another terminal, from this directory):
   # 6. An identity without any grant is denied (the reason is in the broker log below)
   BROKER_SIGNER_CONFIG=${rel(stack.signers.intruder.configFile)} npx broker-signer exchange --resource ${inventory.origin}
 
+  # 7. Forward mode: send the request to the broker itself with the Entra token; it verifies it,
+  #    mints the origin's token and forwards (the caller's token never reaches the origin)
+  curl -s -H "Authorization: Bearer $(npx broker-signer token)" ${stack.broker.origin}/items
+
 Broker audit lines and origin decisions follow. Ctrl-C stops everything.
 `);
 

@@ -167,6 +167,30 @@ describe("the sample origin", () => {
   });
 });
 
+describe("forward mode through the broker", () => {
+  it("verifies the caller's Entra token, mints the origin's token and forwards", async () => {
+    const { access_token: entra } = await stack.signers.orders.client.getToken(BROKER_SCOPE);
+    const first = await call(`${stack.broker.origin}/items`, entra);
+    expect(first).toMatchObject({ status: 200, body: { origin: "inventory", client_id: IDENTITIES.orders.appId, scope: "inventory.read" } });
+    await call(`${stack.broker.origin}/items`, entra);
+    const forwards = stack.broker.events().filter((e) => e.event === "forward" && e.client_id === IDENTITIES.orders.appId);
+    expect(forwards.slice(-2).map((e) => e.token_reused)).toEqual([false, true]);
+  });
+
+  it("refuses a caller the policy does not grant, before the origin sees anything", async () => {
+    const { access_token: entra } = await stack.signers.intruder.client.getToken(BROKER_SCOPE);
+    const result = await call(`${stack.broker.origin}/items`, entra);
+    expect(result.status).toBe(403);
+    expect(result.challenge).toMatch(/error="insufficient_scope"/);
+  });
+
+  it("refuses a request without a token with 401", async () => {
+    const response = await fetch(`${stack.broker.origin}/items`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/error="invalid_token"/);
+  });
+});
+
 describe("broker key rotation", () => {
   it("keeps tokens minted with the previous key valid while new tokens use the next key", async () => {
     const { inventory } = stack.origins;
