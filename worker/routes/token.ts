@@ -1,14 +1,22 @@
 import { audit, sha256Hex } from "../audit.ts";
 import type { Config } from "../config.ts";
-import { verifyEntraToken, type Caller } from "../entra-token.ts";
+import type { Caller } from "../entra-token.ts";
 import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
 import { readExchangeRequest } from "../exchange-request.ts";
+import { createVerifiedCallers, type VerifiedCallers } from "../forward/verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
+import { encodeBase64Url } from "../jws.ts";
 import { mint } from "../mint.ts";
 import { decide } from "../policy.ts";
 
 /** A token that would live shorter than this is useless to its holder: it should refresh instead. */
 const MIN_ISSUED_TTL_SECONDS = 10;
+
+// A service presents the same Entra token for its whole life (about an hour) on every exchange:
+// the bounded verification cache forward mode uses (keyed by the token's SHA-256, re-checked
+// against the clock on every hit) makes a repeat cost a hash instead of RSA + claim checks.
+// Per parsed config, so an entry is only ever reused under the settings that produced it.
+const callersByConfig = new WeakMap<Config, VerifiedCallers>();
 
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
 export async function tokenExchange(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response> {
@@ -16,7 +24,10 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
   if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
   const exchange = parsed.value;
 
-  const verified = await verifyEntraToken(exchange.subjectToken, config.entra, jwks, now);
+  let callers = callersByConfig.get(config);
+  if (!callers) callersByConfig.set(config, (callers = createVerifiedCallers(config.entra, jwks)));
+  const tokenHash = encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(exchange.subjectToken))));
+  const verified = await callers.verify(exchange.subjectToken, tokenHash, now);
   if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
   const caller = verified.value;
 
