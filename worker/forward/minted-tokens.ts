@@ -2,7 +2,7 @@ import type { Caller } from "../entra-token.ts";
 import { mint, type IssuedToken } from "../mint.ts";
 import type { Grant } from "../policy.ts";
 import type { SigningKeys } from "../signing-keys.ts";
-import { BoundedLru } from "./lru.ts";
+import { BoundedLru } from "../lru.ts";
 
 // Downstream tokens are reused across requests of the same caller to the same origin with the
 // same scopes, so forwarding signs once per token lifetime rather than once per request.

@@ -7,13 +7,11 @@ import { createMintedTokens, type MintedTokens } from "../forward/minted-tokens.
 import { failureReason, failureResponse, type ForwardFailure } from "../forward/refusals.ts";
 import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "../forward/routes.ts";
 import { sendToOrigin } from "../forward/send.ts";
-import { createVerifiedCallers, type VerifiedCallers } from "../forward/verified-callers.ts";
+import { createVerifiedCallers, type VerifiedCallers } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
 import { encodeBase64Url } from "../jws.ts";
+import { issuedLifetime } from "../lifetime.ts";
 import { decide } from "../policy.ts";
-
-/** A minted token that would live shorter than this could expire before the origin checks it. */
-const MIN_FORWARD_TTL_SECONDS = 10;
 
 // Forward mode: bearer ─► verify Entra token ─► policy (route scopes for the method) ─► mint (or
 // reuse) ─► send to origin ─► stream back. Returns undefined when no route matches, so the
@@ -67,8 +65,9 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
   if (!decision.ok) return refuse({ stage: "policy", denial: decision.error, scopes }, fields);
   const grant = decision.value;
 
-  const ttlSeconds = Math.floor(Math.min(grant.maxTtlSeconds, config.maxTokenTtlSeconds, caller.expiresAt - now));
-  if (ttlSeconds < MIN_FORWARD_TTL_SECONDS) return refuse({ stage: "lifetime", problem: "subject_token_expiring" }, fields);
+  const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
+  if (!lifetime.ok) return refuse({ stage: "lifetime", problem: lifetime.error }, fields);
+  const ttlSeconds = lifetime.value;
   const { issued, reused } = await caches.tokens.get(tokenHash, { issuer: config.issuer, caller, grant, ttlSeconds, now });
   const tokenFields = {
     ...fields,

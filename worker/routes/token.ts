@@ -3,14 +3,12 @@ import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
 import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
 import { readExchangeRequest } from "../exchange-request.ts";
-import { createVerifiedCallers, type VerifiedCallers } from "../forward/verified-callers.ts";
+import { createVerifiedCallers, type VerifiedCallers } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
 import { encodeBase64Url } from "../jws.ts";
+import { issuedLifetime } from "../lifetime.ts";
 import { mint } from "../mint.ts";
 import { decide } from "../policy.ts";
-
-/** A token that would live shorter than this is useless to its holder: it should refresh instead. */
-const MIN_ISSUED_TTL_SECONDS = 10;
 
 // A service presents the same Entra token for its whole life (about an hour) on every exchange:
 // the bounded verification cache forward mode uses (keyed by the token's SHA-256, re-checked
@@ -35,10 +33,9 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
   if (!decision.ok) return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
 
-  const ttlSeconds = Math.floor(Math.min(grant.maxTtlSeconds, config.maxTokenTtlSeconds, caller.expiresAt - now));
-  if (ttlSeconds < MIN_ISSUED_TTL_SECONDS) {
-    return deny({ stage: "lifetime", problem: "subject_token_expiring" }, now, callerFields(caller, now, exchange.resource));
-  }
+  const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
+  if (!lifetime.ok) return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
+  const ttlSeconds = lifetime.value;
 
   const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
   audit(

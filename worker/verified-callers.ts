@@ -1,11 +1,11 @@
-import type { EntraConfig } from "../config.ts";
-import { verifyEntraToken, type Caller, type VerificationProblem } from "../entra-token.ts";
-import type { JwksCache } from "../jwks.ts";
-import { ok, type Result } from "../result.ts";
+import type { EntraConfig } from "./config.ts";
+import { verifyEntraToken, type Caller, type VerificationProblem } from "./entra-token.ts";
+import type { JwksCache } from "./jwks.ts";
+import { ok, type Result } from "./result.ts";
 import { BoundedLru } from "./lru.ts";
 
-// Forwarding sees the same Entra token on request after request; verifying it once (RSA, JSON,
-// claims) and remembering the Caller is what makes a repeated token cheap. Only successes are
+// Callers present the same Entra token on request after request (exchanges and forwards):
+// verifying it once (RSA, JSON, claims) and remembering the Caller is what makes a repeated token cheap. Only successes are
 // kept, keyed by a SHA-256 of the token string, and a hit is re-checked against the clock on
 // every use: an entry never outlives the token's exp (+ skew) or its maximum age, and a clock
 // that moved backwards past the verification time (where nbf was checked) sends it back to
