@@ -27,7 +27,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/emulator/**/*.test.ts", "test/signer/**/*.test.ts", "test/e2e/**/*.test.ts", "test/adversarial/signer/**/*.test.ts"],
+          include: ["test/emulator/**/*.test.ts", "test/signer/**/*.test.ts", "test/e2e/**/*.test.ts", "test/adversarial/signer/**/*.test.ts", "bench/**/*.test.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

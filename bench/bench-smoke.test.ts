@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { runBench } from "./harness.ts";
+import { renderTable, renderTargets, targets } from "./report.ts";
+
+// The benchmarks are not part of npm test (no timing is judged here: the machine is shared and
+// noisy); this quick run of the same harness is, so that `npm run bench` cannot silently rot.
+
+describe("npm run bench (quick smoke run)", () => {
+  it("runs every section and produces every figure, ratio and target", { timeout: 240_000 }, async () => {
+    const r = await runBench({ quick: true });
+
+    for (const load of [r.load.trivial, r.load.repeated, r.load.fresh, r.forward.direct, r.forward.forwarded]) {
+      expect(load.requests).toBeGreaterThan(0);
+      expect(load.errors).toBe(0); // every exchange answered 200: the tokens, policy and routes are right
+      expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);
+    }
+    // One audit line per exchange, as the broker's contract says (a cache hit is still audited).
+    expect(r.load.auditLinesPerExchange).toBeGreaterThanOrEqual(1);
+    expect(r.load.auditLinesPerExchange).toBeLessThan(1.1);
+
+    expect(Object.keys(r.cpu).sort()).toEqual(
+      ["decide-10", "decide-10000", "exchange-fresh", "exchange-fresh-unlogged", "exchange-repeated", "floor", "hono-jwk", "hono-jwk+sign", "trivial", "verify"].sort(),
+    );
+    for (const timing of Object.values(r.cpu)) expect(timing.cpuUs).toBeGreaterThan(0);
+
+    expect(r.memory.heapAfterBytes).toBeGreaterThan(0);
+    expect(r.signer.cachedGetToken.p50Ms).toBeGreaterThan(0);
+    expect(r.signer.assertion.ratio).toBeGreaterThan(0);
+    expect(r.bundle.gzipBytes).toBeGreaterThan(0);
+
+    const table = renderTable(r);
+    expect(table).not.toMatch(/NaN|n\/a|undefined/);
+    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"]) expect(table).toContain(section);
+    expect(targets(r)).toHaveLength(9);
+    expect(renderTargets(r).split("\n")).toHaveLength(9);
+  });
+});

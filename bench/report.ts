@@ -1,0 +1,96 @@
+import type { BenchResult } from "./harness.ts";
+
+// The table `npm run bench` prints and the targets of issue 8, judged from one result.
+
+export interface Target {
+  readonly name: string;
+  readonly value: number;
+  readonly op: ">=" | "<=";
+  readonly limit: number;
+  readonly unit: string;
+  readonly met: boolean;
+}
+
+export function targets(r: BenchResult): Target[] {
+  const t = (name: string, value: number, op: Target["op"], limit: number, unit = "x"): Target => ({
+    name,
+    value,
+    op,
+    limit,
+    unit,
+    met: op === ">=" ? value >= limit : value <= limit,
+  });
+  const cpu = (k: string) => r.cpu[k]?.cpuUs ?? NaN;
+  return [
+    t("repeated-token exchange throughput / trivial route", r.load.repeated.rps / r.load.trivial.rps, ">=", 0.8),
+    t("fresh-token exchange throughput / trivial route", r.load.fresh.rps / r.load.trivial.rps, ">=", 0.5),
+    t("CPU per fresh-token exchange / crypto floor", cpu("exchange-fresh") / cpu("floor"), "<=", 1.5),
+    t("CPU per fresh-token exchange / hono/jwk verify + hono/jwt sign", cpu("exchange-fresh") / cpu("hono-jwk+sign"), "<=", 1),
+    t("policy decision, 10,000 rules / 10 rules", cpu("decide-10000") / cpu("decide-10"), "<=", 2),
+    t("signer cached getToken p99", r.signer.cachedGetToken.p99Ms, "<=", 2, " ms"),
+    t("assertion signing rate / raw PS256 signing", r.signer.assertion.ratio, ">=", 0.9),
+    t("Worker bundle, gzipped", r.bundle.gzipBytes / 1024, "<=", 100, " KiB"),
+    t(`isolate heap after ${r.memory.distinctTokens.toLocaleString("en")} distinct subject tokens`, r.memory.heapAfterBytes / (1024 * 1024), "<=", 64, " MiB"),
+  ];
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "n/a");
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "n/a");
+const int = (n: number) => Math.round(n).toLocaleString("en");
+const mib = (b: number) => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
+
+/** Markdown table rows: readable in a terminal and pasteable into the README. */
+export function renderTable(r: BenchResult): string {
+  const rows: string[][] = [];
+  const row = (...cells: string[]) => rows.push(cells);
+  const { trivial, repeated, fresh } = r.load;
+  row("1. HTTP load (wrk)", "req/s", "p50 ms", "p99 ms", "ratio");
+  row("trivial route GET /healthz (baseline)", int(trivial.rps), f2(trivial.p50Ms), f2(trivial.p99Ms), "1.00");
+  row("POST /token, same subject token", int(repeated.rps), f2(repeated.p50Ms), f2(repeated.p99Ms), f2(repeated.rps / trivial.rps));
+  row(`POST /token, fresh token per request (${int(fresh.distinctTokens)} distinct)`, int(fresh.rps), f2(fresh.p50Ms), f2(fresh.p99Ms), f2(fresh.rps / trivial.rps));
+  row("origin called directly (baseline)", int(r.forward.direct.rps), f2(r.forward.direct.p50Ms), f2(r.forward.direct.p99Ms), "1.00");
+  row("forward mode GET via the broker", int(r.forward.forwarded.rps), f2(r.forward.forwarded.p50Ms), f2(r.forward.forwarded.p99Ms), `${f2(r.forward.forwarded.rps / r.forward.direct.rps)} (${f2(r.forward.forwarded.rps / trivial.rps)} of trivial)`);
+
+  const c = r.cpu;
+  const us = (k: string) => c[k]?.cpuUs ?? NaN;
+  row("2-3. workerd CPU per operation", "CPU µs", "wall µs", "", "ratio");
+  const cpuRow = (label: string, k: string, base: string) => row(label, f1(us(k)), f1(c[k]?.wallUs ?? NaN), "", f2(us(k) / us(base)));
+  cpuRow("crypto floor: RS256 verify + ES256 sign (baseline)", "floor", "floor");
+  cpuRow("exchange, fresh token (POST /token through the Worker)", "exchange-fresh", "floor");
+  cpuRow("  same, audit line not written (console.log no-op)", "exchange-fresh-unlogged", "floor");
+  cpuRow("exchange, repeated token", "exchange-repeated", "floor");
+  cpuRow("trivial route through the Worker (framework floor)", "trivial", "floor");
+  cpuRow("verify stage alone (all Entra checks)", "verify", "floor");
+  cpuRow("hono/jwk middleware verify (signature + exp only)", "hono-jwk", "floor");
+  cpuRow("hono/jwk verify + hono/jwt ES256 sign", "hono-jwk+sign", "floor");
+  row("exchange, fresh / hono/jwk + sign", "", "", "", f2(us("exchange-fresh") / us("hono-jwk+sign")));
+  cpuRow("policy decision, 10 rules (baseline)", "decide-10", "decide-10");
+  cpuRow("policy decision, 10,000 rules", "decide-10000", "decide-10");
+
+  const m = r.memory;
+  row("3. memory (isolate heap after GC)", "", "", "", "");
+  row(`before / after ${int(m.distinctTokens)} distinct subject tokens`, mib(m.heapBeforeBytes), mib(m.heapAfterBytes), "", `${f2(m.heapAfterBytes / m.isolateLimitBytes)} of 128 MiB`);
+
+  const s = r.signer;
+  row("4. signer", "", "p50 ms", "p99 ms", "");
+  row(`socket round trip, GET /health (baseline, ${int(s.socketRoundTrip.calls)} calls)`, "", f2(s.socketRoundTrip.p50Ms), f2(s.socketRoundTrip.p99Ms), "1.00");
+  row(`cached getToken over the unix socket (${int(s.cachedGetToken.calls)} calls)`, "", f2(s.cachedGetToken.p50Ms), f2(s.cachedGetToken.p99Ms), `${f2(s.cachedGetToken.p99Ms / s.socketRoundTrip.p99Ms)} (p99)`);
+  row("raw PS256 signatures/s, same key (baseline)", int(s.assertion.rawSignaturesPerSecond), "", "", "1.00");
+  row("client assertions signed/s", int(s.assertion.signaturesPerSecond), "", "", f2(s.assertion.ratio));
+
+  row("5. bundle (wrangler deploy --dry-run)", "KiB", "gzip KiB", "", "");
+  row("worker/index.ts bundle", f1(r.bundle.bytes / 1024), f1(r.bundle.gzipBytes / 1024), "", "");
+
+  // Section rows (their label starts with a digit) in bold; markdown alignment: text left, figures right.
+  const all = [["measure", "value", "", "", "ratio"], ...rows.map((cells) => cells.map((cell, i) => (i === 0 && /^\d/.test(cell) ? `**${cell}**` : cell)))];
+  const widths = all[0]!.map((_, i) => Math.max(3, ...all.map((cells) => cells[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? ` ${"-".repeat(w)} ` : ` ${"-".repeat(w - 1)}: `)).join("|")}|`;
+  return [line(all[0]!), rule, ...all.slice(1).map(line)].join("\n");
+}
+
+export function renderTargets(r: BenchResult): string {
+  return targets(r)
+    .map((t) => `${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.unit === "x" ? f2(t.value) : f1(t.value)}${t.unit} (target ${t.op} ${t.limit}${t.unit})`)
+    .join("\n");
+}

@@ -1,0 +1,106 @@
+import { constants, sign } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { signAssertion } from "../signer/assertion.ts";
+import { createSignerClient } from "../signer/client.ts";
+import { loadCertificateCredential } from "../signer/credential.ts";
+import { startChild, waitUntil } from "../test/dev/processes.ts";
+import { median } from "./cpu.ts";
+import { BROKER_APP_ID_URI, CLIENT_APP_ID, TENANT_ID, type Fixture } from "./fixture.ts";
+
+// Section 4: the signer. A cached getToken is what a service pays on every call to the broker
+// (over the daemon's unix socket); assertion signing is what it pays per token request to Entra ID.
+
+const SIGNER_BIN = resolve(import.meta.dirname, "../signer/bin/broker-signer.ts");
+
+export interface Latencies {
+  readonly calls: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface SignerResults {
+  readonly cachedGetToken: Latencies;
+  /** GET /health on the same socket: the baseline a cached getToken is compared with. */
+  readonly socketRoundTrip: Latencies;
+  readonly assertion: { readonly signaturesPerSecond: number; readonly rawSignaturesPerSecond: number; readonly ratio: number };
+}
+
+export async function benchSigner(fixture: Fixture, dir: string, calls: number, signatures: number): Promise<SignerResults> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyFile = join(dir, "key.pem");
+  const certFile = join(dir, "cert.pem");
+  writeFileSync(keyFile, fixture.clientCertificate.keyPem, { mode: 0o600 });
+  writeFileSync(certFile, fixture.clientCertificate.certPem);
+  const socketPath = join(dir, "run", "signer.sock");
+  const configFile = join(dir, "signer.json");
+  const scope = `${BROKER_APP_ID_URI}/.default`;
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      tenantId: TENANT_ID,
+      clientId: CLIENT_APP_ID,
+      authorityHost: fixture.emulator.httpsOrigin,
+      caFile: fixture.emulator.caCertPath,
+      brokerScope: scope,
+      socketPath,
+      certificates: [{ keyFile, certFile }],
+    }),
+  );
+
+  const daemon = startChild("signer", process.execPath, [SIGNER_BIN, "serve", "--config", configFile], { cwd: dir });
+  try {
+    const client = createSignerClient(socketPath);
+    await waitUntil("the signer's socket", async () => (await client.health()).status === "ok", 30_000, daemon);
+    await client.getToken(scope); // the one real token request; every call after it is a cache hit
+    for (let i = 0; i < 50; i++) await client.getToken(scope); // JIT and connection paths warm
+    const latencies: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const started = performance.now();
+      await client.getToken(scope);
+      latencies.push(performance.now() - started);
+    }
+    latencies.sort((a, b) => a - b);
+    // The same socket, HTTP and JSON round trip without a token: the transport's own share.
+    const transport: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const started = performance.now();
+      await client.health();
+      transport.push(performance.now() - started);
+    }
+    transport.sort((a, b) => a - b);
+    const cachedGetToken = { calls, p50Ms: median(latencies), p99Ms: percentile(latencies, 0.99), maxMs: latencies[latencies.length - 1]! };
+    const socketRoundTrip = { calls, p50Ms: median(transport), p99Ms: percentile(transport, 0.99), maxMs: transport[transport.length - 1]! };
+    return { cachedGetToken, socketRoundTrip, assertion: signingRates(keyFile, certFile, signatures) };
+  } finally {
+    await daemon.stop();
+  }
+}
+
+/** The signer's assertion (template, claims, encoding, PS256) against bare PS256 signing of the same bytes with the same key. */
+function signingRates(keyFile: string, certFile: string, signatures: number): SignerResults["assertion"] {
+  const credential = loadCertificateCredential({ kind: "pem", keyFile, certFile });
+  const endpoint = `https://login.microsoftonline.com/${TENANT_ID}/oauth2/v2.0/token`;
+  const input = Buffer.from(signAssertion(CLIENT_APP_ID, endpoint, credential, Date.now()).jwt.split(".").slice(0, 2).join("."));
+  const raw = () => sign("sha256", input, { key: credential.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const assertion = () => signAssertion(CLIENT_APP_ID, endpoint, credential, Date.now());
+  // Alternate short batches so that both see the same machine noise; the median batch counts.
+  const rawRates: number[] = [];
+  const assertionRates: number[] = [];
+  const batch = Math.max(1, Math.floor(signatures / 10));
+  for (let i = 0; i < 20; i++) {
+    for (const [fn, rates] of [[raw, rawRates], [assertion, assertionRates]] as const) {
+      const started = performance.now();
+      for (let j = 0; j < batch; j++) fn();
+      rates.push(batch / ((performance.now() - started) / 1000));
+    }
+  }
+  const rawSignaturesPerSecond = median(rawRates);
+  const signaturesPerSecond = median(assertionRates);
+  return { signaturesPerSecond, rawSignaturesPerSecond, ratio: signaturesPerSecond / rawSignaturesPerSecond };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
