@@ -2,8 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../signer/config.ts";
-import { SignerError } from "../../signer/errors.ts";
-import { cleanupTempDirs, tempDir } from "./support/fixtures.ts";
+import { cleanupTempDirs, tempDir, thrownSignerError } from "./support/fixtures.ts";
 
 const TENANT = "9b1c2a4e-5f6d-4e7a-8b9c-0d1e2f3a4b5c";
 const CLIENT = "a1a1a1a1-b2b2-4c3c-8d4d-e5e5e5e5e5e5";
@@ -11,15 +10,6 @@ const base = { BROKER_SIGNER_TENANT_ID: TENANT, BROKER_SIGNER_CLIENT_ID: CLIENT,
 
 afterAll(cleanupTempDirs);
 
-function configError(fn: () => unknown): SignerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SignerError) return e;
-    throw e;
-  }
-  throw new Error("expected a SignerError");
-}
 
 describe("loadConfig", () => {
   it("builds a frozen config from environment variables, pinning the v2 token endpoint", () => {
@@ -80,14 +70,14 @@ describe("loadConfig", () => {
     ["an abstract socket", { ...base, BROKER_SIGNER_SOCKET: "@signer" }, /abstract sockets are not allowed/],
     ["a broker scope without /.default", { ...base, BROKER_SIGNER_BROKER_SCOPE: "api://broker/Tokens.Exchange" }, /must end with \/.default/],
   ])("refuses %s with a message naming the setting", (_name, env, message) => {
-    const e = configError(() => loadConfig({}, env as NodeJS.ProcessEnv, "/"));
+    const e = thrownSignerError(() => loadConfig({}, env as NodeJS.ProcessEnv, "/"));
     expect(e.code).toBe("ERR_CONFIG");
     expect(e.message).toMatch(message);
   });
 
   it("refuses key material where a key file path belongs, without echoing it", () => {
     const pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
-    const e = configError(() => loadConfig({}, { ...base, BROKER_SIGNER_KEY_FILE: pem }, "/"));
+    const e = thrownSignerError(() => loadConfig({}, { ...base, BROKER_SIGNER_KEY_FILE: pem }, "/"));
     expect(e.code).toBe("ERR_KEY_UNSAFE");
     expect(e.message).toContain("BROKER_SIGNER_KEY_FILE");
     expect(e.message).not.toContain("MIIEvQ");
@@ -97,9 +87,9 @@ describe("loadConfig", () => {
     const dir = tempDir();
     const file = join(dir, "c.json");
     writeFileSync(file, JSON.stringify({ tenantId: TENANT, clientId: CLIENT, privateKey: "x" }));
-    expect(configError(() => loadConfig({ configFile: file }, {}, "/")).message).toMatch(/config file key "privateKey": unknown setting/);
+    expect(thrownSignerError(() => loadConfig({ configFile: file }, {}, "/")).message).toMatch(/config file key "privateKey": unknown setting/);
     const three = Array.from({ length: 3 }, (_, i) => ({ keyFile: `k${i}`, certFile: `c${i}` }));
     writeFileSync(file, JSON.stringify({ tenantId: TENANT, clientId: CLIENT, certificates: three }));
-    expect(configError(() => loadConfig({ configFile: file }, {}, "/")).message).toMatch(/at most 2/);
+    expect(thrownSignerError(() => loadConfig({ configFile: file }, {}, "/")).message).toMatch(/at most 2/);
   });
 });

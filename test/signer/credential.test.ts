@@ -4,20 +4,10 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { assertNoKeyMaterialInProcess, loadCertificateCredential, selectSigningCredential } from "../../signer/credential.ts";
-import { SignerError } from "../../signer/errors.ts";
-import { certOnDisk, cleanupTempDirs, tempDir } from "./support/fixtures.ts";
+import { certOnDisk, cleanupTempDirs, tempDir, thrownSignerError } from "./support/fixtures.ts";
 
 afterAll(cleanupTempDirs);
 
-function thrown(fn: () => unknown): SignerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SignerError) return e;
-    throw e;
-  }
-  throw new Error("expected a SignerError");
-}
 
 /** A PFX as `openssl pkcs12 -export` writes it by default on OpenSSL 3 (PBES2, AES-256-CBC, SHA-256 MAC). */
 function opensslPfx(dir: string, keyFile: string, certFile: string, passphrase: string): { pfxFile: string; passphraseFile: string } {
@@ -45,7 +35,7 @@ describe("loadCertificateCredential", () => {
   it.each([0o644, 0o640, 0o604, 0o660])("refuses a key file with mode %o and says how to fix it", async (mode) => {
     const dir = tempDir();
     const c = await certOnDisk(dir, "svc", { keyMode: mode });
-    const e = thrown(() => loadCertificateCredential({ kind: "pem", keyFile: c.keyFile, certFile: c.certFile }));
+    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: c.keyFile, certFile: c.certFile }));
     expect(e.code).toBe("ERR_KEY_UNSAFE");
     expect(e.message).toContain(`chmod 600 ${c.keyFile}`);
   });
@@ -54,7 +44,7 @@ describe("loadCertificateCredential", () => {
     const dir = tempDir();
     const a = await certOnDisk(dir, "a");
     const b = await certOnDisk(dir, "b");
-    const e = thrown(() => loadCertificateCredential({ kind: "pem", keyFile: a.keyFile, certFile: b.certFile }));
+    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: a.keyFile, certFile: b.certFile }));
     expect(e.code).toBe("ERR_CREDENTIAL");
     expect(e.message).toMatch(/does not belong to private key file/);
   });
@@ -74,10 +64,10 @@ describe("loadCertificateCredential", () => {
     const c = await certOnDisk(dir, "svc");
     const { pfxFile, passphraseFile } = opensslPfx(dir, c.keyFile, c.certFile, "right");
     writeFileSync(passphraseFile, "wrong", { mode: 0o600 });
-    const wrong = thrown(() => loadCertificateCredential({ kind: "pfx", pfxFile, passphraseFile }));
+    const wrong = thrownSignerError(() => loadCertificateCredential({ kind: "pfx", pfxFile, passphraseFile }));
     expect(wrong.message).toMatch(/wrong passphrase/);
     chmodSync(pfxFile, 0o644);
-    expect(thrown(() => loadCertificateCredential({ kind: "pfx", pfxFile, passphraseFile })).code).toBe("ERR_KEY_UNSAFE");
+    expect(thrownSignerError(() => loadCertificateCredential({ kind: "pfx", pfxFile, passphraseFile })).code).toBe("ERR_KEY_UNSAFE");
   });
 });
 
@@ -85,14 +75,14 @@ describe("assertNoKeyMaterialInProcess", () => {
   const pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
 
   it("refuses a key passed in argv, naming the position but not the key", () => {
-    const e = thrown(() => assertNoKeyMaterialInProcess(["node", "broker-signer", "token", "--key", pem], {}));
+    const e = thrownSignerError(() => assertNoKeyMaterialInProcess(["node", "broker-signer", "token", "--key", pem], {}));
     expect(e.code).toBe("ERR_KEY_UNSAFE");
     expect(e.message).toMatch(/argument 4/);
     expect(e.message).not.toContain("MIIEvQ");
   });
 
   it("refuses a key in any environment variable, naming the variable but not the key", () => {
-    const e = thrown(() => assertNoKeyMaterialInProcess([], { SIGNER_KEY: pem }));
+    const e = thrownSignerError(() => assertNoKeyMaterialInProcess([], { SIGNER_KEY: pem }));
     expect(e.message).toMatch(/environment variable SIGNER_KEY/);
     expect(e.message).not.toContain("MIIEvQ");
   });
@@ -114,7 +104,7 @@ describe("selectSigningCredential (rotation)", () => {
     expect(selectSigningCredential([newer, older], new Date(now)).thumbprintSha256).toBe(newer.thumbprintSha256);
     expect(selectSigningCredential([older, future], new Date(now)).thumbprintSha256).toBe(older.thumbprintSha256);
     expect(selectSigningCredential([older, newer], new Date(now + 10 * day)).thumbprintSha256).toBe(newer.thumbprintSha256);
-    const none = thrown(() => selectSigningCredential([older], new Date(now + 10 * day)));
+    const none = thrownSignerError(() => selectSigningCredential([older], new Date(now + 10 * day)));
     expect(none.message).toMatch(/no configured certificate is valid now/);
   });
 });

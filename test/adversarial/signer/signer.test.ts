@@ -15,7 +15,7 @@ import { SignerError } from "../../../signer/errors.ts";
 import { createLogger } from "../../../signer/log.ts";
 import { createSignerService } from "../../../signer/service.ts";
 import { startSocketServer, type SocketServer } from "../../../signer/socket-server.ts";
-import { certOnDisk, cleanupTempDirs, tempDir, type CertOnDisk } from "../../signer/support/fixtures.ts";
+import { certOnDisk, cleanupTempDirs, tempDir, thrownSignerError, type CertOnDisk } from "../../signer/support/fixtures.ts";
 
 const TENANT = "9b1c2a4e-5f6d-4e7a-8b9c-0d1e2f3a4b5c";
 const CLIENT = "a1a1a1a1-b2b2-4c3c-8d4d-e5e5e5e5e5e5";
@@ -40,15 +40,6 @@ function expectNoKey(text: string): void {
   for (const line of keyLines) expect(text).not.toContain(line);
 }
 
-function signerError(fn: () => unknown): SignerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SignerError) return e;
-    throw e;
-  }
-  throw new Error("expected a SignerError");
-}
 
 function keyCopy(mode: number): string {
   const file = join(dir, `key-${mode.toString(8)}-${Math.random().toString(36).slice(2)}.pem`);
@@ -61,7 +52,7 @@ describe("private key file permissions", () => {
   for (const mode of [0o640, 0o604, 0o660, 0o644, 0o666, 0o620, 0o602, 0o610]) {
     it(`refuses a key file of mode ${mode.toString(8)} (ERR_KEY_UNSAFE, with the chmod that fixes it, without the key)`, () => {
       const keyFile = keyCopy(mode);
-      const e = signerError(() => loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }));
+      const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }));
       expect(e.code).toBe("ERR_KEY_UNSAFE");
       expect(e.message).toContain(`chmod 600 ${keyFile}`);
       expectNoKey(e.message);
@@ -76,13 +67,13 @@ describe("private key file permissions", () => {
   it("judges a symlink by its target: a link to a 0644 key is refused", () => {
     const link = join(dir, `link-${Math.random().toString(36).slice(2)}.pem`);
     symlinkSync(keyCopy(0o644), link);
-    expect(signerError(() => loadCertificateCredential({ kind: "pem", keyFile: link, certFile: cert.certFile })).code).toBe("ERR_KEY_UNSAFE");
+    expect(thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: link, certFile: cert.certFile })).code).toBe("ERR_KEY_UNSAFE");
   });
 
   it("refuses a directory where the key file belongs", () => {
     const d = join(dir, `keydir-${Math.random().toString(36).slice(2)}`);
     mkdirSync(d, { mode: 0o700 });
-    const e = signerError(() => loadCertificateCredential({ kind: "pem", keyFile: d, certFile: cert.certFile }));
+    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: d, certFile: cert.certFile }));
     expect(e).toMatchObject({ code: "ERR_KEY_UNSAFE", message: expect.stringContaining("not a regular file") });
   });
 
@@ -91,7 +82,7 @@ describe("private key file permissions", () => {
     writeFileSync(pass, "secret\n");
     chmodSync(pass, 0o640);
     const pfx = keyCopy(0o600);
-    const e = signerError(() => loadCertificateCredential({ kind: "pfx", pfxFile: pfx, passphraseFile: pass }));
+    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pfx", pfxFile: pfx, passphraseFile: pass }));
     expect(e.code).toBe("ERR_KEY_UNSAFE");
     expect(e.message).not.toContain("secret");
   });
@@ -99,13 +90,13 @@ describe("private key file permissions", () => {
   it("does not quote a malformed key file's contents in its error", () => {
     const keyFile = join(dir, `bad-${Math.random().toString(36).slice(2)}.pem`);
     writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${keyLines.join("\n").slice(0, 500)}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
-    const e = signerError(() => loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }));
+    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }));
     expect(e.code).toBe("ERR_CREDENTIAL");
     expectNoKey(e.message);
   });
 
   it("does not quote a private key given as the certificate file", () => {
-    const e = signerError(() => loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.keyFile }));
+    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.keyFile }));
     expect(e.code).toBe("ERR_CREDENTIAL");
     expectNoKey(e.message);
   });
@@ -116,14 +107,14 @@ describe("key material in argv, environment or settings", () => {
   for (const marker of markers) {
     it(`refuses ${marker.slice(11, -5)} inside an --option=value argument, naming the position only`, () => {
       const secret = `${marker}\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ\n`;
-      const e = signerError(() => assertNoKeyMaterialInProcess(["node", "broker-signer", `--key=${secret}`], {}));
+      const e = thrownSignerError(() => assertNoKeyMaterialInProcess(["node", "broker-signer", `--key=${secret}`], {}));
       expect(e).toMatchObject({ code: "ERR_KEY_UNSAFE", message: expect.stringContaining("argument 2") });
       expect(e.message).not.toContain("MIIEvQ");
     });
   }
 
   it("refuses a key in an unrelated environment variable, naming the variable only", () => {
-    const e = signerError(() => assertNoKeyMaterialInProcess(["node"], { HOME: "/root", CI_DEPLOY_KEY: cert.keyPem }));
+    const e = thrownSignerError(() => assertNoKeyMaterialInProcess(["node"], { HOME: "/root", CI_DEPLOY_KEY: cert.keyPem }));
     expect(e).toMatchObject({ code: "ERR_KEY_UNSAFE", message: expect.stringContaining("CI_DEPLOY_KEY") });
     expectNoKey(e.message);
   });
@@ -131,7 +122,7 @@ describe("key material in argv, environment or settings", () => {
   for (const variable of ["BROKER_SIGNER_CERT_FILE", "BROKER_SIGNER_CA_FILE", "BROKER_SIGNER_NEXT_KEY_FILE"]) {
     it(`refuses key material pasted into ${variable} without echoing it`, () => {
       const env: Record<string, string> = { BROKER_SIGNER_TENANT_ID: TENANT, BROKER_SIGNER_CLIENT_ID: CLIENT, BROKER_SIGNER_KEY_FILE: cert.keyFile, BROKER_SIGNER_CERT_FILE: cert.certFile, [variable]: cert.keyPem };
-      const e = signerError(() => loadConfig({}, env, dir));
+      const e = thrownSignerError(() => loadConfig({}, env, dir));
       expect(e.code).toBe("ERR_KEY_UNSAFE");
       expectNoKey(e.message);
     });
@@ -232,7 +223,7 @@ describe("client assertions: the fixed template only", () => {
   for (const [name, aud] of audiences) {
     it(`refuses to sign for ${name} (ERR_CREDENTIAL), with no private-key operation`, () => {
       const signer = newSigner();
-      expect(signerError(() => signer.assertion(aud)).code).toBe("ERR_CREDENTIAL");
+      expect(thrownSignerError(() => signer.assertion(aud)).code).toBe("ERR_CREDENTIAL");
       expect(signer.signatures).toBe(0);
     });
   }
@@ -309,7 +300,7 @@ describe("client assertions: the fixed template only", () => {
   it("refuses to sign with a certificate outside its validity (expired or not yet valid)", () => {
     for (const t of [cred.notAfter.getTime() + 1000, cred.notBefore.getTime() - 1000]) {
       const signer = newSigner(() => t);
-      expect(signerError(() => signer.assertion()).code).toBe("ERR_CREDENTIAL");
+      expect(thrownSignerError(() => signer.assertion()).code).toBe("ERR_CREDENTIAL");
       expect(signer.signatures).toBe(0);
     }
   });

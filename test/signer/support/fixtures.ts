@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { createTestCertificate, startEmulator, type Emulator, type TenantFile, type TestCertificate } from "../../emulator/index.ts";
 import { loadConfig, type SignerConfig } from "../../../signer/config.ts";
+import { SignerError } from "../../../signer/errors.ts";
 
 export const TENANT = "9b1c2a4e-5f6d-4e7a-8b9c-0d1e2f3a4b5c";
 export const CLIENT = "a1a1a1a1-b2b2-4c3c-8d4d-e5e5e5e5e5e5"; // the service the signer acts for
@@ -126,4 +127,15 @@ export function tokenPath(): string {
 export function captureLog(): { lines: string[]; write: (line: string) => void } {
   const lines: string[] = [];
   return { lines, write: (line) => void lines.push(line) };
+}
+
+/** Runs `fn` and returns the SignerError it throws; any other outcome fails the test. */
+export function thrownSignerError(fn: () => unknown): SignerError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SignerError) return e;
+    throw e;
+  }
+  throw new Error("expected a SignerError");
 }
