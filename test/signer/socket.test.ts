@@ -9,12 +9,11 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Emulator } from "../emulator/index.ts";
 import { createSignerClient, type SignerClient } from "../../signer/client.ts";
-import { SignerError } from "../../signer/errors.ts";
 import { createLogger } from "../../signer/log.ts";
 import { createSignerService } from "../../signer/service.ts";
 import { startSocketServer, type SocketServer } from "../../signer/socket-server.ts";
 import { startBrokerDouble, type BrokerDouble } from "./support/broker-double.ts";
-import { BROKER_APP, BROKER_SCOPE, CLIENT, OTHER_SCOPE, captureLog, certOnDisk, cleanupTempDirs, configFor, startEntra, tempDir, tenantFile, tokenPath, type CertOnDisk } from "./support/fixtures.ts";
+import { BROKER_APP, BROKER_SCOPE, CLIENT, OTHER_SCOPE, captureLog, certOnDisk, cleanupTempDirs, configFor, startEntra, tempDir, tenantFile, tokenPath, type CertOnDisk, rejectedSignerError } from "./support/fixtures.ts";
 
 const log = captureLog();
 let emu: Emulator;
@@ -29,15 +28,6 @@ function newService() {
   return createSignerService(configFor(emu, { BROKER_SIGNER_KEY_FILE: cert.keyFile, BROKER_SIGNER_CERT_FILE: cert.certFile, BROKER_SIGNER_BROKER_URL: broker.url }), { log: createLogger(log.write, "debug") });
 }
 
-async function rejection(p: Promise<unknown>): Promise<SignerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SignerError) return e;
-    throw e;
-  }
-  throw new Error("expected a SignerError");
-}
 
 /** A raw request over the socket, for what the client library would never send. */
 function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -85,14 +75,14 @@ describe("the socket", () => {
     const dir = join(tempDir(), "open");
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
-    const e = await rejection(startSocketServer({ socketPath: join(dir, "s.sock"), service: newService(), log: createLogger(log.write) }));
+    const e = await rejectedSignerError(startSocketServer({ socketPath: join(dir, "s.sock"), service: newService(), log: createLogger(log.write) }));
     expect(e.code).toBe("ERR_SOCKET");
     expect(e.message).toContain(`chmod 700 ${dir}`);
   });
 
   it("is never abstract or relative", async () => {
     for (const p of ["@broker-signer", "\0broker-signer", "run/signer.sock"]) {
-      expect((await rejection(startSocketServer({ socketPath: p, service: newService(), log: createLogger(log.write) }))).code).toBe("ERR_CONFIG");
+      expect((await rejectedSignerError(startSocketServer({ socketPath: p, service: newService(), log: createLogger(log.write) }))).code).toBe("ERR_CONFIG");
     }
   });
 
@@ -101,7 +91,7 @@ describe("the socket", () => {
     const livePath = join(dir, "live.sock");
     const live = net.createServer().listen(livePath);
     await new Promise((r) => live.once("listening", r));
-    expect((await rejection(startSocketServer({ socketPath: livePath, service: newService(), log: createLogger(log.write) }))).message).toMatch(/already listening/);
+    expect((await rejectedSignerError(startSocketServer({ socketPath: livePath, service: newService(), log: createLogger(log.write) }))).message).toMatch(/already listening/);
     await new Promise((r) => live.close(r));
     // A crashed daemon: killed with SIGKILL, it leaves its socket file behind with nobody listening.
     const stalePath = join(dir, "stale.sock");
@@ -111,7 +101,7 @@ describe("the socket", () => {
     await restarted.close();
     const filePath = join(dir, "file.sock");
     writeFileSync(filePath, "");
-    expect((await rejection(startSocketServer({ socketPath: filePath, service: newService(), log: createLogger(log.write) }))).message).toMatch(/not a socket/);
+    expect((await rejectedSignerError(startSocketServer({ socketPath: filePath, service: newService(), log: createLogger(log.write) }))).message).toMatch(/not a socket/);
   });
 });
 
@@ -149,7 +139,7 @@ describe("the client library over the socket", () => {
   });
 
   it("exchange passes on the broker's OAuth error without the subject token", async () => {
-    const e = await rejection(client.exchange("https://payments.example.com"));
+    const e = await rejectedSignerError(client.exchange("https://payments.example.com"));
     expect(e.code).toBe("ERR_EXCHANGE");
     expect(e.oauthError).toBe("invalid_target");
     expect(e.status).toBe(400);
@@ -158,14 +148,14 @@ describe("the client library over the socket", () => {
 
   it("exchange refuses a resource that is not a canonical origin before calling anyone", async () => {
     const before = broker.requests.length;
-    const e = await rejection(client.exchange("https://Orders.example.com/path"));
+    const e = await rejectedSignerError(client.exchange("https://Orders.example.com/path"));
     expect(e.code).toBe("ERR_REQUEST");
     expect(e.message).toMatch(/not a canonical origin; use https:\/\/orders.example.com/);
     expect(broker.requests.length).toBe(before);
   });
 
   it("reports a daemon that is not running as ERR_SOCKET with the fix", async () => {
-    const e = await rejection(createSignerClient(join(socketDir, "nobody.sock")).getToken(BROKER_SCOPE));
+    const e = await rejectedSignerError(createSignerClient(join(socketDir, "nobody.sock")).getToken(BROKER_SCOPE));
     expect(e.code).toBe("ERR_SOCKET");
     expect(e.message).toMatch(/is `broker-signer serve` running/);
   });

@@ -9,10 +9,7 @@ import { loadCertificateCredential } from "../../signer/credential.ts";
 import { SignerError } from "../../signer/errors.ts";
 import { createLogger } from "../../signer/log.ts";
 import { createSignerService, type SignerService } from "../../signer/service.ts";
-import {
-  BROKER_APP, BROKER_SCOPE, CLIENT, OTHER_SCOPE, captureLog, certOnDisk, cleanupTempDirs, configFor, federatedIssuer,
-  startEntra, tempDir, tenantFile, tokenPath, type CertOnDisk, type FederatedIssuer,
-} from "./support/fixtures.ts";
+import { BROKER_APP, BROKER_SCOPE, CLIENT, OTHER_SCOPE, captureLog, certOnDisk, cleanupTempDirs, configFor, federatedIssuer, startEntra, tempDir, tenantFile, tokenPath, type CertOnDisk, type FederatedIssuer, rejectedSignerError } from "./support/fixtures.ts";
 
 const log = captureLog();
 const issuedTokens: string[] = [];
@@ -28,15 +25,6 @@ async function token(s: SignerService, scope = BROKER_SCOPE): Promise<string> {
   return t.accessToken;
 }
 
-async function rejection(p: Promise<unknown>): Promise<SignerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SignerError) return e;
-    throw e;
-  }
-  throw new Error("expected a SignerError");
-}
 
 afterAll(() => {
   // No log line may carry key material or a full token (tokens appear as a short hash only).
@@ -127,7 +115,7 @@ describe("with a certificate", () => {
 
   it("maps Entra ID's refusal to ERR_TOKEN with the AADSTS text and no assertion or key in it", async () => {
     const s = service(emu, env);
-    const e = await rejection(s.getToken("api://unknown-api/.default"));
+    const e = await rejectedSignerError(s.getToken("api://unknown-api/.default"));
     expect(e.code).toBe("ERR_TOKEN");
     expect(e.message).toMatch(/AADSTS500011/);
     expect(e.message).not.toMatch(/eyJ/);
@@ -135,7 +123,7 @@ describe("with a certificate", () => {
 
   it("refuses a scope that is not a /.default scope before calling Entra ID", async () => {
     const s = service(emu, env);
-    const e = await rejection(s.getToken("api://broker/Tokens.Exchange"));
+    const e = await rejectedSignerError(s.getToken("api://broker/Tokens.Exchange"));
     expect(e.message).toMatch(/must end with \/.default/);
     expect(s.stats().tokenRequests).toBe(0);
   });
@@ -184,7 +172,7 @@ describe("with a federated credential (OIDC token file)", () => {
     expect(decodeJwt(await token(s, BROKER_SCOPE)).azp).toBe(CLIENT);
     // The CI system rotates the file: a token for another subject is now there, and is what gets sent.
     writeFileSync(tokenFile, await issuer.sign({ sub: "repo:acme/other:ref:refs/heads/main" }));
-    const e = await rejection(s.getToken(OTHER_SCOPE));
+    const e = await rejectedSignerError(s.getToken(OTHER_SCOPE));
     expect(e.code).toBe("ERR_TOKEN");
     expect(e.message).toMatch(/AADSTS700213|AADSTS70021/);
     writeFileSync(tokenFile, await issuer.sign());
@@ -195,7 +183,7 @@ describe("with a federated credential (OIDC token file)", () => {
   it("says the file's token has expired instead of sending it", async () => {
     const now = Math.floor(Date.now() / 1000);
     writeFileSync(tokenFile, await issuer.sign({ iat: now - 900, nbf: now - 900, exp: now - 300 }));
-    const e = await rejection(service(emu, { BROKER_SIGNER_FEDERATED_TOKEN_FILE: tokenFile }).getToken(BROKER_SCOPE));
+    const e = await rejectedSignerError(service(emu, { BROKER_SIGNER_FEDERATED_TOKEN_FILE: tokenFile }).getToken(BROKER_SCOPE));
     expect(e.code).toBe("ERR_CREDENTIAL");
     expect(e.message).toMatch(/expired .* is whatever refreshes this file running/);
     expect(emu.requestCount(tokenPath())).toBe(3); // only the three requests of the test above

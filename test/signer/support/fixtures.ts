@@ -139,3 +139,14 @@ export function thrownSignerError(fn: () => unknown): SignerError {
   }
   throw new Error("expected a SignerError");
 }
+
+/** Awaits `p` and returns the SignerError it rejects with; any other outcome fails the test. */
+export async function rejectedSignerError(p: Promise<unknown>): Promise<SignerError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SignerError) return e;
+    throw e;
+  }
+  throw new Error("expected a SignerError");
+}
