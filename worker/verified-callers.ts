@@ -1,6 +1,7 @@
-import type { EntraConfig } from "./config.ts";
+import type { Config, EntraConfig } from "./config.ts";
 import { verifyEntraToken, type Caller, type VerificationProblem } from "./entra-token.ts";
 import type { JwksCache } from "./jwks.ts";
+import { encodeBase64Url } from "./jws.ts";
 import { ok, type Result } from "./result.ts";
 import { BoundedLru } from "./lru.ts";
 
@@ -51,4 +52,20 @@ export function createVerifiedCallers(entra: EntraConfig, jwks: JwksCache): Veri
       return verified;
     },
   };
+}
+
+// One cache per isolate and parsed config, shared by POST /token and forward mode: a token used
+// for both is verified once, the memory bound holds for the isolate as a whole, and an entry is
+// only ever reused under the settings (tenants, audiences, keys) that produced it.
+const byConfig = new WeakMap<Config, VerifiedCallers>();
+
+export function verifiedCallersFor(config: Config, jwks: JwksCache): VerifiedCallers {
+  let callers = byConfig.get(config);
+  if (!callers) byConfig.set(config, (callers = createVerifiedCallers(config.entra, jwks)));
+  return callers;
+}
+
+/** The cache key of a bearer token: its SHA-256, so no token is kept as a key. */
+export async function tokenHash(token: string): Promise<string> {
+  return encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
 }

@@ -7,9 +7,8 @@ import { createMintedTokens, type MintedTokens } from "../forward/minted-tokens.
 import { failureReason, failureResponse, type ForwardFailure } from "../forward/refusals.ts";
 import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "../forward/routes.ts";
 import { sendToOrigin } from "../forward/send.ts";
-import { createVerifiedCallers, type VerifiedCallers } from "../verified-callers.ts";
+import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
-import { encodeBase64Url } from "../jws.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { decide } from "../policy.ts";
 
@@ -17,22 +16,14 @@ import { decide } from "../policy.ts";
 // reuse) ─► send to origin ─► stream back. Returns undefined when no route matches, so the
 // broker's 404 answers.
 
-interface Caches {
-  readonly callers: VerifiedCallers;
-  readonly tokens: MintedTokens;
-}
+// Per isolate, per parsed config: a minted token is only ever reused under the exact settings
+// (keys, policy) it was produced with. Verified callers are shared with POST /token.
+const mintedByConfig = new WeakMap<Config, MintedTokens>();
 
-// Per isolate, per parsed config: a cached verification or minted token is only ever reused
-// under the exact settings (tenants, audiences, keys, policy) it was produced with.
-const cachesByConfig = new WeakMap<Config, Caches>();
-
-function cachesFor(config: Config, jwks: JwksCache): Caches {
-  let caches = cachesByConfig.get(config);
-  if (!caches) {
-    caches = { callers: createVerifiedCallers(config.entra, jwks), tokens: createMintedTokens(config.signingKeys) };
-    cachesByConfig.set(config, caches);
-  }
-  return caches;
+function mintedTokensFor(config: Config): MintedTokens {
+  let tokens = mintedByConfig.get(config);
+  if (!tokens) mintedByConfig.set(config, (tokens = createMintedTokens(config.signingKeys)));
+  return tokens;
 }
 
 export async function forward(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response | undefined> {
@@ -51,10 +42,9 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
   const bearer = readBearerToken(request.headers, url);
   if (!bearer.ok) return refuse({ stage: "bearer", problem: bearer.error });
   const token = bearer.value;
-  const tokenHash = encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
-  const caches = cachesFor(config, jwks);
+  const hash = await tokenHash(token);
 
-  const verified = await caches.callers.verify(token, tokenHash, now);
+  const verified = await verifiedCallersFor(config, jwks).verify(token, hash, now);
   if (!verified.ok) return refuse({ stage: "verify", problem: verified.error });
   const caller = verified.value;
   const fields = callerFields(caller, now);
@@ -68,7 +58,7 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok) return refuse({ stage: "lifetime", problem: lifetime.error }, fields);
   const ttlSeconds = lifetime.value;
-  const { issued, reused } = await caches.tokens.get(tokenHash, { issuer: config.issuer, caller, grant, ttlSeconds, now });
+  const { issued, reused } = await mintedTokensFor(config).get(hash, { issuer: config.issuer, caller, grant, ttlSeconds, now });
   const tokenFields = {
     ...fields,
     rule: grant.rule,

@@ -3,18 +3,11 @@ import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
 import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
 import { readExchangeRequest } from "../exchange-request.ts";
-import { createVerifiedCallers, type VerifiedCallers } from "../verified-callers.ts";
+import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
-import { encodeBase64Url } from "../jws.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { mint } from "../mint.ts";
 import { decide } from "../policy.ts";
-
-// A service presents the same Entra token for its whole life (about an hour) on every exchange:
-// the bounded verification cache forward mode uses (keyed by the token's SHA-256, re-checked
-// against the clock on every hit) makes a repeat cost a hash instead of RSA + claim checks.
-// Per parsed config, so an entry is only ever reused under the settings that produced it.
-const callersByConfig = new WeakMap<Config, VerifiedCallers>();
 
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
 export async function tokenExchange(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response> {
@@ -22,10 +15,10 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
   if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
   const exchange = parsed.value;
 
-  let callers = callersByConfig.get(config);
-  if (!callers) callersByConfig.set(config, (callers = createVerifiedCallers(config.entra, jwks)));
-  const tokenHash = encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(exchange.subjectToken))));
-  const verified = await callers.verify(exchange.subjectToken, tokenHash, now);
+  // A service presents the same Entra token on every exchange for its whole life (about an hour):
+  // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
+  const callers = verifiedCallersFor(config, jwks);
+  const verified = await callers.verify(exchange.subjectToken, await tokenHash(exchange.subjectToken), now);
   if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
   const caller = verified.value;
 
