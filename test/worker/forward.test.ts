@@ -5,6 +5,7 @@ import { inject } from "vitest";
 import worker from "../../worker/index.ts";
 import type { Env } from "../../worker/config.ts";
 import { DEPLOYER_APP, ORDERS_APP, nowSeconds, scenario, type Scenario } from "./support/scenario.ts";
+import type { Echo } from "./support/origin-echo.ts";
 
 // Forward mode end to end inside workerd: the Worker forwards to a real (Node, loopback) origin
 // that echoes what it received, so each test can see exactly what crossed the gateway.
@@ -12,15 +13,6 @@ import { DEPLOYER_APP, ORDERS_APP, nowSeconds, scenario, type Scenario } from ".
 const ORIGIN = inject("testOrigin");
 const CLOSED = inject("closedOrigin");
 const GATEWAY = "https://inventory.gw.test";
-
-interface Echo {
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  bodyBase64: string;
-}
 
 const ROUTES = {
   routes: [

@@ -1,6 +1,7 @@
 import { expect, inject } from "vitest";
 import { b64url, scenario, type Scenario } from "../../worker/support/scenario.ts";
 import type { captureLog } from "../../worker/support/audit-log.ts";
+import type { Script } from "./hostile-script.ts";
 
 // The attacker's toolbox for the workerd side of the adversarial suite: tokens crafted byte by byte
 // (headers and payloads as raw JSON text or raw bytes, so duplicate members, BOMs and invalid UTF-8
@@ -64,17 +65,6 @@ export function claimsText(s: Scenario, extra = "", overrides: Record<string, un
 }
 
 // ---- the hostile endpoint ----
-
-export interface Script {
-  status?: number;
-  headers?: Record<string, string>;
-  body?: string;
-  bodyBase64?: string;
-  delayMs?: number;
-  stallBody?: boolean;
-  streamBytes?: number;
-  destroy?: boolean;
-}
 
 export async function script(path: string, spec: Script): Promise<void> {
   await fetch(`${hostileOrigin}/__script`, { method: "POST", body: JSON.stringify({ path, ...spec }) });

@@ -1,26 +1,11 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
+import type { Script } from "../hostile-script.ts";
 
 // A scriptable, hostile HTTP endpoint for the adversarial suite. Tests script the exact answer for a
 // path (status, headers, body, delays, streams that never end, redirects, dropped connections) and read
 // back how often each path was requested. Every request is counted, scripted or not, so a test can
 // prove that a URL planted in a token (jku, x5u) was never fetched.
 
-export interface Script {
-  status?: number;
-  headers?: Record<string, string>;
-  /** Response body as text. */
-  body?: string;
-  /** Response body as base64 (for bytes that are not valid UTF-8). */
-  bodyBase64?: string;
-  /** Wait this long before answering. */
-  delayMs?: number;
-  /** Send the headers, then stall: the body never completes (a slowloris key endpoint). */
-  stallBody?: boolean;
-  /** Stream this many bytes of `[` without a Content-Length. */
-  streamBytes?: number;
-  /** Drop the connection without an answer. */
-  destroy?: boolean;
-}
 
 export interface HostileServer {
   readonly origin: string;

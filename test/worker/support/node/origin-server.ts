@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Echo } from "../origin-echo.ts";
 
 // A stand-in origin behind the gateway, for the forward-mode tests. By default it echoes what
 // arrived (method, path, query, headers, body) as JSON, so a test can see exactly what the
@@ -14,15 +15,6 @@ export interface OriginServer {
   /** An origin on a port nothing listens on: connections are refused. */
   readonly closedOrigin: string;
   close(): Promise<void>;
-}
-
-export interface Echo {
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  bodyBase64: string;
 }
 
 export async function startOriginServer(): Promise<OriginServer> {
