@@ -20,14 +20,24 @@ export default defineConfig({
           name: "worker",
           provide: keys,
           include: ["test/worker/**/*.test.ts", "test/adversarial/worker/**/*.test.ts"],
-          globalSetup: ["test/worker/global-setup.ts", "test/worker/emulator-setup.ts", "test/adversarial/support/node/hostile-setup.ts"],
+          globalSetup: [
+            "test/worker/global-setup.ts",
+            "test/worker/emulator-setup.ts",
+            "test/adversarial/support/node/hostile-setup.ts",
+          ],
         },
       },
       {
         test: {
           name: "node",
           environment: "node",
-          include: ["test/emulator/**/*.test.ts", "test/signer/**/*.test.ts", "test/e2e/**/*.test.ts", "test/adversarial/signer/**/*.test.ts", "bench/**/*.test.ts"],
+          include: [
+            "test/emulator/**/*.test.ts",
+            "test/signer/**/*.test.ts",
+            "test/e2e/**/*.test.ts",
+            "test/adversarial/signer/**/*.test.ts",
+            "bench/**/*.test.ts",
+          ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

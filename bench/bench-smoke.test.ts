@@ -19,7 +19,18 @@ describe("npm run bench (quick smoke run)", () => {
     expect(r.load.auditLinesPerExchange).toBeLessThan(1.1);
 
     expect(Object.keys(r.cpu).sort()).toEqual(
-      ["decide-10", "decide-10000", "exchange-fresh", "exchange-fresh-unlogged", "exchange-repeated", "floor", "hono-jwk", "hono-jwk+sign", "trivial", "verify"].sort(),
+      [
+        "decide-10",
+        "decide-10000",
+        "exchange-fresh",
+        "exchange-fresh-unlogged",
+        "exchange-repeated",
+        "floor",
+        "hono-jwk",
+        "hono-jwk+sign",
+        "trivial",
+        "verify",
+      ].sort(),
     );
     for (const timing of Object.values(r.cpu)) expect(timing.cpuUs).toBeGreaterThan(0);
 
@@ -30,7 +41,8 @@ describe("npm run bench (quick smoke run)", () => {
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
-    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"]) expect(table).toContain(section);
+    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"])
+      expect(table).toContain(section);
     expect(targets(r)).toHaveLength(9);
     expect(renderTargets(r).split("\n")).toHaveLength(9);
   });

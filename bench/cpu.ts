@@ -30,7 +30,11 @@ export async function setupBenchWorker(worker: DevWorker, tokens: readonly strin
  * verification results per token; a fresh token must be one it has never seen), starting after
  * the warm-up's; `tokenCount` bounds them.
  */
-export async function timeCases(worker: DevWorker, plan: CpuPlan, tokenCount: number): Promise<Record<string, CaseTiming>> {
+export async function timeCases(
+  worker: DevWorker,
+  plan: CpuPlan,
+  tokenCount: number,
+): Promise<Record<string, CaseTiming>> {
   const samples: Record<string, { cpu: number[]; wall: number[] }> = {};
   const workerd = descendantsNamed(worker.child.process.pid!, "workerd");
   if (workerd.length === 0) throw new Error("cannot find the workerd processes of the bench Worker");
@@ -39,7 +43,8 @@ export async function timeCases(worker: DevWorker, plan: CpuPlan, tokenCount: nu
     for (const [name, n] of Object.entries(plan.batch)) {
       let offset = 0;
       if (name.startsWith("exchange-fresh")) {
-        if (freshOffset + n > tokenCount) throw new Error(`exchange-fresh needs ${freshOffset + n} distinct tokens, have ${tokenCount}`);
+        if (freshOffset + n > tokenCount)
+          throw new Error(`exchange-fresh needs ${freshOffset + n} distinct tokens, have ${tokenCount}`);
         offset = freshOffset;
         freshOffset += n;
       }

@@ -1,4 +1,10 @@
-import { createTestCertificate, startEmulator, type Emulator, type TenantFile, type TestCertificate } from "../test/emulator/index.ts";
+import {
+  createTestCertificate,
+  startEmulator,
+  type Emulator,
+  type TenantFile,
+  type TestCertificate,
+} from "../emulator/index.ts";
 import { CLIENT_APP_ID, CLIENT_ROLE, SCOPE } from "./policy-shape.ts";
 
 export { CLIENT_APP_ID, SCOPE };
@@ -44,7 +50,9 @@ export async function startFixture(stateDir: string): Promise<Fixture> {
   return {
     emulator,
     clientCertificate,
-    issueToken: async () => (await emulator.issueToken({ tenantId: TENANT_ID, clientId: CLIENT_APP_ID, resource: BROKER_APP_ID_URI })).access_token,
+    issueToken: async () =>
+      (await emulator.issueToken({ tenantId: TENANT_ID, clientId: CLIENT_APP_ID, resource: BROKER_APP_ID_URI }))
+        .access_token,
     close: () => emulator.close(),
   };
 }

@@ -3,7 +3,15 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setupBenchWorker, timeCases, type CaseTiming } from "./cpu.ts";
 import { entraVars, startFixture } from "./fixture.ts";
-import { brokerSigningKeys, forwardLoad, startBroker, startOrigin, tokenLoad, type ForwardLoadResults, type TokenLoadResults } from "./http-load.ts";
+import {
+  brokerSigningKeys,
+  forwardLoad,
+  startBroker,
+  startOrigin,
+  tokenLoad,
+  type ForwardLoadResults,
+  type TokenLoadResults,
+} from "./http-load.ts";
 import { connectHeapReader } from "./memory.ts";
 import { policyOf } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
@@ -70,11 +78,22 @@ export interface BenchResult {
   readonly version: 1;
   readonly date: string;
   readonly quick: boolean;
-  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string; readonly wrangler: string; readonly wrk: string | undefined };
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly node: string;
+    readonly wrangler: string;
+    readonly wrk: string | undefined;
+  };
   readonly load: TokenLoadResults & { readonly settings: LoadSettings };
   readonly forward: ForwardLoadResults;
   readonly cpu: Record<string, CaseTiming>;
-  readonly memory: { readonly distinctTokens: number; readonly heapBeforeBytes: number; readonly heapAfterBytes: number; readonly isolateLimitBytes: number };
+  readonly memory: {
+    readonly distinctTokens: number;
+    readonly heapBeforeBytes: number;
+    readonly heapAfterBytes: number;
+    readonly isolateLimitBytes: number;
+  };
   readonly signer: SignerResults;
   readonly bundle: BundleSize;
   readonly durationSeconds: number;
@@ -94,7 +113,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const log = options.log ?? (() => {});
   const plan = options.quick ? QUICK : FULL;
   const version = wrkVersion();
-  if (!version) throw new Error("wrk is not installed: apt-get install -y wrk (the HTTP load generator the benchmarks use)");
+  if (!version)
+    throw new Error("wrk is not installed: apt-get install -y wrk (the HTTP load generator the benchmarks use)");
   const dir = mkdtempSync(join(tmpdir(), "identity-broker-bench-"));
   const stops = { push: (...fns: Array<() => Promise<void>>) => fns.forEach((f) => running.add(f)) };
   try {
@@ -104,21 +124,46 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     stops.push(() => origin.close());
 
     log("starting the broker and the bench Workers in workerd; issuing subject tokens…");
-    const benchVars = (resource: string) => ({ BROKER_ISSUER: "https://broker.bench.example", ...entraVars(fixture.emulator), POLICY: policyOf(10, resource), BENCH_RESOURCE: resource });
+    const benchVars = (resource: string) => ({
+      BROKER_ISSUER: "https://broker.bench.example",
+      ...entraVars(fixture.emulator),
+      POLICY: policyOf(10, resource),
+      BENCH_RESOURCE: resource,
+    });
     const keys = brokerSigningKeys();
     // Each Worker is registered for stopping as soon as it is up, even if another fails to start.
     const up = (w: DevWorker) => (stops.push(() => w.stop()), w);
     const starting = Promise.allSettled([
       startBroker(fixture, join(dir, "broker"), origin.origin).then(up),
-      startDevWorker({ name: "bench-cpu", main: "bench/workerd/index.ts", dir: join(dir, "cpu"), vars: benchVars(origin.origin), secrets: { BROKER_SIGNING_KEYS: keys }, readyPath: "/ready", inspector: false }).then(up),
-      startDevWorker({ name: "bench-memory", main: "bench/workerd/index.ts", dir: join(dir, "memory"), vars: benchVars(origin.origin), secrets: { BROKER_SIGNING_KEYS: keys }, readyPath: "/ready", inspector: true }).then(up),
+      startDevWorker({
+        name: "bench-cpu",
+        main: "bench/workerd/index.ts",
+        dir: join(dir, "cpu"),
+        vars: benchVars(origin.origin),
+        secrets: { BROKER_SIGNING_KEYS: keys },
+        readyPath: "/ready",
+        inspector: false,
+      }).then(up),
+      startDevWorker({
+        name: "bench-memory",
+        main: "bench/workerd/index.ts",
+        dir: join(dir, "memory"),
+        vars: benchVars(origin.origin),
+        secrets: { BROKER_SIGNING_KEYS: keys },
+        readyPath: "/ready",
+        inspector: true,
+      }).then(up),
     ]);
     const tokens: string[] = [];
     for (let i = 0; i < plan.freshTokens; i++) tokens.push(await fixture.issueToken());
     const settled = await starting;
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw failed.reason;
-    const [broker, cpuWorker, memoryWorker] = settled.map((s) => (s as PromiseFulfilledResult<DevWorker>).value) as [DevWorker, DevWorker, DevWorker];
+    const [broker, cpuWorker, memoryWorker] = settled.map((s) => (s as PromiseFulfilledResult<DevWorker>).value) as [
+      DevWorker,
+      DevWorker,
+      DevWorker,
+    ];
 
     log(`1. HTTP load: wrk -t${plan.load.threads} -c${plan.load.connections} -d${plan.load.durationSeconds}s per case`);
     const load = await tokenLoad(broker, fixture, origin.origin, tokens, dir, plan.load);
@@ -144,7 +189,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       version: 1,
       date: new Date().toISOString(),
       quick: options.quick,
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, wrangler: wranglerVersion(), wrk: version },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? "unknown",
+        node: process.version,
+        wrangler: wranglerVersion(),
+        wrk: version,
+      },
       load: { ...load, settings: plan.load },
       forward,
       cpu,
@@ -159,7 +210,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-async function measureMemory(worker: DevWorker, tokens: readonly string[], count: number): Promise<BenchResult["memory"]> {
+async function measureMemory(
+  worker: DevWorker,
+  tokens: readonly string[],
+  count: number,
+): Promise<BenchResult["memory"]> {
   await setupBenchWorker(worker, tokens.slice(0, 50));
   const heap = await connectHeapReader(worker.inspectorUrl!);
   try {
@@ -177,6 +232,6 @@ async function measureMemory(worker: DevWorker, tokens: readonly string[], count
 }
 
 function wranglerVersion(): string {
-  return (JSON.parse(readFileSync(join(REPO, "node_modules/wrangler/package.json"), "utf8")) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(REPO, "node_modules/wrangler/package.json"), "utf8")) as { version: string })
+    .version;
 }
-

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { freePort } from "../test/dev/processes.ts";
+import { freePort } from "../dev/processes.ts";
 import { entraVars, exchangeForm, type Fixture } from "./fixture.ts";
 import { policyOf, SCOPE } from "./policy-shape.ts";
 import { startDevWorker, type DevWorker } from "./wrangler.ts";
@@ -27,7 +27,11 @@ export function brokerSigningKeys(): string {
 export const FORWARD_PREFIX = "/orders";
 
 export function forwardRoutes(origin: string): { routes: object[] } {
-  return { routes: [{ name: "orders", match: { pathPrefix: FORWARD_PREFIX }, origin, stripPrefix: true, scopes: { GET: [SCOPE] } }] };
+  return {
+    routes: [
+      { name: "orders", match: { pathPrefix: FORWARD_PREFIX }, origin, stripPrefix: true, scopes: { GET: [SCOPE] } },
+    ],
+  };
 }
 
 /**
@@ -36,26 +40,40 @@ export function forwardRoutes(origin: string): { routes: object[] } {
  */
 export async function startOrigin(): Promise<{ origin: string; close(): Promise<void> }> {
   const body = JSON.stringify({ items: [{ id: 1, name: "widget" }] });
-  const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body));
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body),
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
-export async function startBroker(fixture: Fixture, dir: string, resource: string, extraVars: Record<string, unknown> = {}): Promise<DevWorker> {
+export async function startBroker(
+  fixture: Fixture,
+  dir: string,
+  resource: string,
+  extraVars: Record<string, unknown> = {},
+): Promise<DevWorker> {
   const port = await freePort();
   return startDevWorker({
     name: "identity-broker-bench",
     main: "worker/index.ts",
     dir,
     port,
-    vars: { BROKER_ISSUER: `http://127.0.0.1:${port}`, ...entraVars(fixture.emulator), POLICY: policyOf(10, resource), ROUTES: forwardRoutes(resource), ...extraVars },
+    vars: {
+      BROKER_ISSUER: `http://127.0.0.1:${port}`,
+      ...entraVars(fixture.emulator),
+      POLICY: policyOf(10, resource),
+      ROUTES: forwardRoutes(resource),
+      ...extraVars,
+    },
     secrets: { BROKER_SIGNING_KEYS: brokerSigningKeys() },
     readyPath: "/healthz",
     inspector: false,
@@ -70,21 +88,37 @@ export interface TokenLoadResults {
   readonly auditLinesPerExchange: number;
 }
 
-export async function tokenLoad(broker: DevWorker, fixture: Fixture, resource: string, freshTokens: readonly string[], dir: string, settings: LoadSettings): Promise<TokenLoadResults> {
+export async function tokenLoad(
+  broker: DevWorker,
+  fixture: Fixture,
+  resource: string,
+  freshTokens: readonly string[],
+  dir: string,
+  settings: LoadSettings,
+): Promise<TokenLoadResults> {
   const sameFile = join(dir, "same-token.form");
   writeFileSync(sameFile, `${exchangeForm(await fixture.issueToken(), resource)}\n`);
   const eachFile = join(dir, "fresh-tokens.form");
   writeFileSync(eachFile, freshTokens.map((t) => exchangeForm(t, resource)).join("\n") + "\n");
 
   // One short run first: workerd compiles, the JWKS is fetched, caches warm; not counted.
-  await runWrk(`${broker.origin}/token`, { kind: "post-same", bodyFile: sameFile }, { ...settings, durationSeconds: 1 });
+  await runWrk(
+    `${broker.origin}/token`,
+    { kind: "post-same", bodyFile: sameFile },
+    { ...settings, durationSeconds: 1 },
+  );
   const trivial = await runWrk(`${broker.origin}/healthz`, { kind: "get" }, settings);
   const linesBefore = await broker.logLines();
   const repeated = await runWrk(`${broker.origin}/token`, { kind: "post-same", bodyFile: sameFile }, settings);
   const fresh = await runWrk(`${broker.origin}/token`, { kind: "post-each", bodyFile: eachFile }, settings);
   await new Promise((r) => setTimeout(r, 500)); // the last log lines are still in the pipe
   const auditLines = (await broker.logLines()) - linesBefore;
-  return { trivial, repeated, fresh: { ...fresh, distinctTokens: freshTokens.length }, auditLinesPerExchange: auditLines / (repeated.requests + fresh.requests) };
+  return {
+    trivial,
+    repeated,
+    fresh: { ...fresh, distinctTokens: freshTokens.length },
+    auditLinesPerExchange: auditLines / (repeated.requests + fresh.requests),
+  };
 }
 
 export interface ForwardLoadResults {
@@ -93,7 +127,12 @@ export interface ForwardLoadResults {
 }
 
 /** GET through the broker (same Entra token each time, as a service sends it) vs GET on the origin. */
-export async function forwardLoad(broker: DevWorker, fixture: Fixture, origin: string, settings: LoadSettings): Promise<ForwardLoadResults> {
+export async function forwardLoad(
+  broker: DevWorker,
+  fixture: Fixture,
+  origin: string,
+  settings: LoadSettings,
+): Promise<ForwardLoadResults> {
   const authorization = `Bearer ${await fixture.issueToken()}`;
   const via = `${broker.origin}${FORWARD_PREFIX}/items`;
   const check = await fetch(via, { headers: { authorization } });

@@ -15,12 +15,18 @@ export async function connectHeapReader(inspectorUrl: string): Promise<HeapReade
   const ws = new WebSocket(inspectorUrl, { headers: LOOPBACK_ORIGIN } as unknown as string[]);
   await new Promise<void>((resolve, reject) => {
     ws.addEventListener("open", () => resolve(), { once: true });
-    ws.addEventListener("error", () => reject(new Error(`cannot open the inspector at ${inspectorUrl}`)), { once: true });
+    ws.addEventListener("error", () => reject(new Error(`cannot open the inspector at ${inspectorUrl}`)), {
+      once: true,
+    });
   });
   let nextId = 0;
   const pending = new Map<number, (result: Record<string, unknown>) => void>();
   ws.addEventListener("message", (event) => {
-    const message = JSON.parse(String(event.data)) as { id?: number; result?: Record<string, unknown>; error?: unknown };
+    const message = JSON.parse(String(event.data)) as {
+      id?: number;
+      result?: Record<string, unknown>;
+      error?: unknown;
+    };
     if (message.id !== undefined) pending.get(message.id)?.(message.result ?? { error: message.error });
     if (message.id !== undefined) pending.delete(message.id);
   });

@@ -13,10 +13,18 @@ export function policyOf(size: number, callerOrigin: string): { rules: object[] 
     rules.push({
       name: `rule-${i}`,
       match: { clients: [fakeClientId(i)], roles: [CLIENT_ROLE] },
-      grant: { origins: [i % origins === 0 ? callerOrigin : `https://svc-${i % origins}.bench.example`], scopes: [SCOPE, "orders.write"], maxTtlSeconds: 300 },
+      grant: {
+        origins: [i % origins === 0 ? callerOrigin : `https://svc-${i % origins}.bench.example`],
+        scopes: [SCOPE, "orders.write"],
+        maxTtlSeconds: 300,
+      },
     });
   }
-  rules.push({ name: "bench-client-calls-origin", match: { clients: [CLIENT_APP_ID], roles: [CLIENT_ROLE] }, grant: { origins: [callerOrigin], scopes: [SCOPE], maxTtlSeconds: 300 } });
+  rules.push({
+    name: "bench-client-calls-origin",
+    match: { clients: [CLIENT_APP_ID], roles: [CLIENT_ROLE] },
+    grant: { origins: [callerOrigin], scopes: [SCOPE], maxTtlSeconds: 300 },
+  });
   return { rules };
 }
 
@@ -24,4 +32,3 @@ function fakeClientId(i: number): string {
   const hex = i.toString(16).padStart(12, "0");
   return `00000000-0000-4000-8000-${hex}`;
 }
-

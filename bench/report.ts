@@ -25,12 +25,23 @@ export function targets(r: BenchResult): Target[] {
     t("repeated-token exchange throughput / trivial route", r.load.repeated.rps / r.load.trivial.rps, ">=", 0.8),
     t("fresh-token exchange throughput / trivial route", r.load.fresh.rps / r.load.trivial.rps, ">=", 0.5),
     t("CPU per fresh-token exchange / crypto floor", cpu("exchange-fresh") / cpu("floor"), "<=", 1.5),
-    t("CPU per fresh-token exchange / hono/jwk verify + hono/jwt sign", cpu("exchange-fresh") / cpu("hono-jwk+sign"), "<=", 1),
+    t(
+      "CPU per fresh-token exchange / hono/jwk verify + hono/jwt sign",
+      cpu("exchange-fresh") / cpu("hono-jwk+sign"),
+      "<=",
+      1,
+    ),
     t("policy decision, 10,000 rules / 10 rules", cpu("decide-10000") / cpu("decide-10"), "<=", 2),
     t("signer cached getToken p99", r.signer.cachedGetToken.p99Ms, "<=", 2, " ms"),
     t("assertion signing rate / raw PS256 signing", r.signer.assertion.ratio, ">=", 0.9),
     t("Worker bundle, gzipped", r.bundle.gzipBytes / 1024, "<=", 100, " KiB"),
-    t(`isolate heap after ${r.memory.distinctTokens.toLocaleString("en")} distinct subject tokens`, r.memory.heapAfterBytes / (1024 * 1024), "<=", 64, " MiB"),
+    t(
+      `isolate heap after ${r.memory.distinctTokens.toLocaleString("en")} distinct subject tokens`,
+      r.memory.heapAfterBytes / (1024 * 1024),
+      "<=",
+      64,
+      " MiB",
+    ),
   ];
 }
 
@@ -46,15 +57,40 @@ export function renderTable(r: BenchResult): string {
   const { trivial, repeated, fresh } = r.load;
   row("1. HTTP load (wrk)", "req/s", "p50 ms", "p99 ms", "ratio");
   row("trivial route GET /healthz (baseline)", int(trivial.rps), f2(trivial.p50Ms), f2(trivial.p99Ms), "1.00");
-  row("POST /token, same subject token", int(repeated.rps), f2(repeated.p50Ms), f2(repeated.p99Ms), f2(repeated.rps / trivial.rps));
-  row(`POST /token, fresh token per request (${int(fresh.distinctTokens)} distinct)`, int(fresh.rps), f2(fresh.p50Ms), f2(fresh.p99Ms), f2(fresh.rps / trivial.rps));
-  row("origin called directly (baseline)", int(r.forward.direct.rps), f2(r.forward.direct.p50Ms), f2(r.forward.direct.p99Ms), "1.00");
-  row("forward mode GET via the broker", int(r.forward.forwarded.rps), f2(r.forward.forwarded.p50Ms), f2(r.forward.forwarded.p99Ms), `${f2(r.forward.forwarded.rps / r.forward.direct.rps)} (${f2(r.forward.forwarded.rps / trivial.rps)} of trivial)`);
+  row(
+    "POST /token, same subject token",
+    int(repeated.rps),
+    f2(repeated.p50Ms),
+    f2(repeated.p99Ms),
+    f2(repeated.rps / trivial.rps),
+  );
+  row(
+    `POST /token, fresh token per request (${int(fresh.distinctTokens)} distinct)`,
+    int(fresh.rps),
+    f2(fresh.p50Ms),
+    f2(fresh.p99Ms),
+    f2(fresh.rps / trivial.rps),
+  );
+  row(
+    "origin called directly (baseline)",
+    int(r.forward.direct.rps),
+    f2(r.forward.direct.p50Ms),
+    f2(r.forward.direct.p99Ms),
+    "1.00",
+  );
+  row(
+    "forward mode GET via the broker",
+    int(r.forward.forwarded.rps),
+    f2(r.forward.forwarded.p50Ms),
+    f2(r.forward.forwarded.p99Ms),
+    `${f2(r.forward.forwarded.rps / r.forward.direct.rps)} (${f2(r.forward.forwarded.rps / trivial.rps)} of trivial)`,
+  );
 
   const c = r.cpu;
   const us = (k: string) => c[k]?.cpuUs ?? NaN;
   row("2-3. workerd CPU per operation", "CPU µs", "wall µs", "", "ratio");
-  const cpuRow = (label: string, k: string, base: string) => row(label, f1(us(k)), f1(c[k]?.wallUs ?? NaN), "", f2(us(k) / us(base)));
+  const cpuRow = (label: string, k: string, base: string) =>
+    row(label, f1(us(k)), f1(c[k]?.wallUs ?? NaN), "", f2(us(k) / us(base)));
   cpuRow("crypto floor: RS256 verify + ES256 sign (baseline)", "floor", "floor");
   cpuRow("exchange, fresh token (POST /token through the Worker)", "exchange-fresh", "floor");
   cpuRow("  same, audit line not written (console.log no-op)", "exchange-fresh-unlogged", "floor");
@@ -69,12 +105,30 @@ export function renderTable(r: BenchResult): string {
 
   const m = r.memory;
   row("3. memory (isolate heap after GC)", "", "", "", "");
-  row(`before / after ${int(m.distinctTokens)} distinct subject tokens`, mib(m.heapBeforeBytes), mib(m.heapAfterBytes), "", `${f2(m.heapAfterBytes / m.isolateLimitBytes)} of 128 MiB`);
+  row(
+    `before / after ${int(m.distinctTokens)} distinct subject tokens`,
+    mib(m.heapBeforeBytes),
+    mib(m.heapAfterBytes),
+    "",
+    `${f2(m.heapAfterBytes / m.isolateLimitBytes)} of 128 MiB`,
+  );
 
   const s = r.signer;
   row("4. signer", "", "p50 ms", "p99 ms", "");
-  row(`socket round trip, GET /health (baseline, ${int(s.socketRoundTrip.calls)} calls)`, "", f2(s.socketRoundTrip.p50Ms), f2(s.socketRoundTrip.p99Ms), "1.00");
-  row(`cached getToken over the unix socket (${int(s.cachedGetToken.calls)} calls)`, "", f2(s.cachedGetToken.p50Ms), f2(s.cachedGetToken.p99Ms), `${f2(s.cachedGetToken.p99Ms / s.socketRoundTrip.p99Ms)} (p99)`);
+  row(
+    `socket round trip, GET /health (baseline, ${int(s.socketRoundTrip.calls)} calls)`,
+    "",
+    f2(s.socketRoundTrip.p50Ms),
+    f2(s.socketRoundTrip.p99Ms),
+    "1.00",
+  );
+  row(
+    `cached getToken over the unix socket (${int(s.cachedGetToken.calls)} calls)`,
+    "",
+    f2(s.cachedGetToken.p50Ms),
+    f2(s.cachedGetToken.p99Ms),
+    `${f2(s.cachedGetToken.p99Ms / s.socketRoundTrip.p99Ms)} (p99)`,
+  );
   row("raw PS256 signatures/s, same key (baseline)", int(s.assertion.rawSignaturesPerSecond), "", "", "1.00");
   row("client assertions signed/s", int(s.assertion.signaturesPerSecond), "", "", f2(s.assertion.ratio));
 
@@ -82,15 +136,22 @@ export function renderTable(r: BenchResult): string {
   row("worker/index.ts bundle", f1(r.bundle.bytes / 1024), f1(r.bundle.gzipBytes / 1024), "", "");
 
   // Section rows (their label starts with a digit) in bold; markdown alignment: text left, figures right.
-  const all = [["measure", "value", "", "", "ratio"], ...rows.map((cells) => cells.map((cell, i) => (i === 0 && /^\d/.test(cell) ? `**${cell}**` : cell)))];
+  const all = [
+    ["measure", "value", "", "", "ratio"],
+    ...rows.map((cells) => cells.map((cell, i) => (i === 0 && /^\d/.test(cell) ? `**${cell}**` : cell))),
+  ];
   const widths = all[0]!.map((_, i) => Math.max(3, ...all.map((cells) => cells[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(" | ")} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(" | ")} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? ` ${"-".repeat(w)} ` : ` ${"-".repeat(w - 1)}: `)).join("|")}|`;
   return [line(all[0]!), rule, ...all.slice(1).map(line)].join("\n");
 }
 
 export function renderTargets(r: BenchResult): string {
   return targets(r)
-    .map((t) => `${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.unit === "x" ? f2(t.value) : f1(t.value)}${t.unit} (target ${t.op} ${t.limit}${t.unit})`)
+    .map(
+      (t) =>
+        `${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.unit === "x" ? f2(t.value) : f1(t.value)}${t.unit} (target ${t.op} ${t.limit}${t.unit})`,
+    )
     .join("\n");
 }

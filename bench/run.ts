@@ -23,7 +23,9 @@ try {
   mkdirSync(resolve(out, ".."), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ ...result, targets: targets(result) }, null, 2)}\n`);
   console.log(`\n${renderTable(result)}\n\nTargets (issue 8):\n${renderTargets(result)}\n`);
-  console.log(`${result.quick ? "quick run (smoke: figures not meaningful); " : ""}${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}, wrangler ${result.machine.wrangler}, wrk ${result.machine.wrk}`);
+  console.log(
+    `${result.quick ? "quick run (smoke: figures not meaningful); " : ""}${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}, wrangler ${result.machine.wrangler}, wrk ${result.machine.wrk}`,
+  );
   console.log(`finished in ${result.durationSeconds.toFixed(0)} s; result written to ${out}`);
 } catch (e) {
   console.error(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

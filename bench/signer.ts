@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { signAssertion } from "../signer/assertion.ts";
 import { createSignerClient } from "../signer/client.ts";
 import { loadCertificateCredential } from "../signer/credential.ts";
-import { startChild, waitUntil } from "../test/dev/processes.ts";
+import { startChild, waitUntil } from "../dev/processes.ts";
 import { median } from "./cpu.ts";
 import { BROKER_APP_ID_URI, CLIENT_APP_ID, TENANT_ID, type Fixture } from "./fixture.ts";
 
@@ -24,10 +24,19 @@ export interface SignerResults {
   readonly cachedGetToken: Latencies;
   /** GET /health on the same socket: the baseline a cached getToken is compared with. */
   readonly socketRoundTrip: Latencies;
-  readonly assertion: { readonly signaturesPerSecond: number; readonly rawSignaturesPerSecond: number; readonly ratio: number };
+  readonly assertion: {
+    readonly signaturesPerSecond: number;
+    readonly rawSignaturesPerSecond: number;
+    readonly ratio: number;
+  };
 }
 
-export async function benchSigner(fixture: Fixture, dir: string, calls: number, signatures: number): Promise<SignerResults> {
+export async function benchSigner(
+  fixture: Fixture,
+  dir: string,
+  calls: number,
+  signatures: number,
+): Promise<SignerResults> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keyFile = join(dir, "key.pem");
   const certFile = join(dir, "cert.pem");
@@ -70,8 +79,18 @@ export async function benchSigner(fixture: Fixture, dir: string, calls: number, 
       transport.push(performance.now() - started);
     }
     transport.sort((a, b) => a - b);
-    const cachedGetToken = { calls, p50Ms: median(latencies), p99Ms: percentile(latencies, 0.99), maxMs: latencies[latencies.length - 1]! };
-    const socketRoundTrip = { calls, p50Ms: median(transport), p99Ms: percentile(transport, 0.99), maxMs: transport[transport.length - 1]! };
+    const cachedGetToken = {
+      calls,
+      p50Ms: median(latencies),
+      p99Ms: percentile(latencies, 0.99),
+      maxMs: latencies[latencies.length - 1]!,
+    };
+    const socketRoundTrip = {
+      calls,
+      p50Ms: median(transport),
+      p99Ms: percentile(transport, 0.99),
+      maxMs: transport[transport.length - 1]!,
+    };
     return { cachedGetToken, socketRoundTrip, assertion: signingRates(keyFile, certFile, signatures) };
   } finally {
     await daemon.stop();
@@ -82,15 +101,21 @@ export async function benchSigner(fixture: Fixture, dir: string, calls: number, 
 function signingRates(keyFile: string, certFile: string, signatures: number): SignerResults["assertion"] {
   const credential = loadCertificateCredential({ kind: "pem", keyFile, certFile });
   const endpoint = `https://login.microsoftonline.com/${TENANT_ID}/oauth2/v2.0/token`;
-  const input = Buffer.from(signAssertion(CLIENT_APP_ID, endpoint, credential, Date.now()).jwt.split(".").slice(0, 2).join("."));
-  const raw = () => sign("sha256", input, { key: credential.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const input = Buffer.from(
+    signAssertion(CLIENT_APP_ID, endpoint, credential, Date.now()).jwt.split(".").slice(0, 2).join("."),
+  );
+  const raw = () =>
+    sign("sha256", input, { key: credential.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   const assertion = () => signAssertion(CLIENT_APP_ID, endpoint, credential, Date.now());
   // Alternate short batches so that both see the same machine noise; the median batch counts.
   const rawRates: number[] = [];
   const assertionRates: number[] = [];
   const batch = Math.max(1, Math.floor(signatures / 10));
   for (let i = 0; i < 20; i++) {
-    for (const [fn, rates] of [[raw, rawRates], [assertion, assertionRates]] as const) {
+    for (const [fn, rates] of [
+      [raw, rawRates],
+      [assertion, assertionRates],
+    ] as const) {
       const started = performance.now();
       for (let j = 0; j < batch; j++) fn();
       rates.push(batch / ((performance.now() - started) / 1000));

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { freePort, startChild, waitUntil, type Child } from "../test/dev/processes.ts";
+import { freePort, startChild, waitUntil, type Child } from "../dev/processes.ts";
 
 // Workers in workerd (the runtime they run in when deployed), started by wrangler's dev API in a
 // child process (bench/workerd-host.ts), each with a generated config in its own directory and
@@ -42,20 +42,42 @@ export interface DevWorker {
 export async function startDevWorker(options: WorkerOptions): Promise<DevWorker> {
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const port = options.port ?? (await freePort());
-  const config = { name: options.name, main: join(REPO, options.main), compatibility_date: "2026-11-01", vars: options.vars };
+  const config = {
+    name: options.name,
+    main: join(REPO, options.main),
+    compatibility_date: "2026-11-01",
+    vars: options.vars,
+  };
   const configFile = join(options.dir, "wrangler.json");
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const devVars = Object.entries(options.secrets).map(([k, v]) => `${k}='${v}'`).join("\n");
+  const devVars = Object.entries(options.secrets)
+    .map(([k, v]) => `${k}='${v}'`)
+    .join("\n");
   writeFileSync(join(options.dir, ".dev.vars"), `${devVars}\n`, { mode: 0o600 });
-  const child = startChild(options.name, process.execPath, [HOST, configFile, String(port), options.inspector ? "on" : "off"], {
-    cwd: options.dir,
-    env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
-  });
+  const child = startChild(
+    options.name,
+    process.execPath,
+    [HOST, configFile, String(port), options.inspector ? "on" : "off"],
+    {
+      cwd: options.dir,
+      env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+    },
+  );
   let ready: string[] | undefined;
   try {
-    await waitUntil(`${options.name} to start`, async () => (ready = child.output.find((l) => l.startsWith("READY "))?.split(" ")) !== undefined, READY_TIMEOUT_MS, child);
+    await waitUntil(
+      `${options.name} to start`,
+      async () => (ready = child.output.find((l) => l.startsWith("READY "))?.split(" ")) !== undefined,
+      READY_TIMEOUT_MS,
+      child,
+    );
     const origin = ready![1]!;
-    await waitUntil(`${options.name} to answer ${options.readyPath}`, async () => (await fetch(`${origin}${options.readyPath}`)).status === 200, READY_TIMEOUT_MS, child);
+    await waitUntil(
+      `${options.name} to answer ${options.readyPath}`,
+      async () => (await fetch(`${origin}${options.readyPath}`)).status === 200,
+      READY_TIMEOUT_MS,
+      child,
+    );
   } catch (e) {
     await child.stop();
     throw e;
@@ -69,7 +91,12 @@ export async function startDevWorker(options: WorkerOptions): Promise<DevWorker>
       const seen = child.output.length;
       child.process.kill("SIGUSR2");
       let line: string | undefined;
-      await waitUntil("the Worker host to report its log count", async () => (line = child.output.slice(seen).find((l) => l.startsWith("LOG_LINES "))) !== undefined, 10_000, child);
+      await waitUntil(
+        "the Worker host to report its log count",
+        async () => (line = child.output.slice(seen).find((l) => l.startsWith("LOG_LINES "))) !== undefined,
+        10_000,
+        child,
+      );
       return Number(line!.split(" ")[1]);
     },
     stop: () => child.stop(),
@@ -86,12 +113,16 @@ export interface BundleSize {
 /** The Worker as `wrangler deploy` would upload it, measured without uploading. */
 export function bundleSize(outDir: string): BundleSize {
   mkdirSync(outDir, { recursive: true });
-  const r = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", outDir, "--config", join(REPO, "wrangler.toml")], {
-    cwd: REPO,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
-    timeout: 120_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [WRANGLER, "deploy", "--dry-run", "--outdir", outDir, "--config", join(REPO, "wrangler.toml")],
+    {
+      cwd: REPO,
+      encoding: "utf8",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+      timeout: 120_000,
+    },
+  );
   if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
   const files = readdirSync(outDir).filter((f) => /\.(m?js|wasm)$/.test(f));
   let bytes = 0;

@@ -52,7 +52,12 @@ function b64url(value: object): string {
 const encodedHeaders = new WeakMap<CertificateCredential, string>();
 
 /** Sign one assertion: the template. Exported for tests that verify its exact shape. */
-export function signAssertion(clientId: string, tokenEndpoint: string, credential: CertificateCredential, nowMs: number): { jwt: string; exp: number } {
+export function signAssertion(
+  clientId: string,
+  tokenEndpoint: string,
+  credential: CertificateCredential,
+  nowMs: number,
+): { jwt: string; exp: number } {
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + ASSERTION_LIFETIME_S;
   let header = encodedHeaders.get(credential);
@@ -81,7 +86,10 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
     assertion(requestedAudience) {
       if (requestedAudience !== undefined && requestedAudience !== tokenEndpoint) {
         // Signing for another audience would let whoever steers msal mint assertions for another tenant or host.
-        throw new SignerError("ERR_CREDENTIAL", `refusing to sign a client assertion for ${requestedAudience}: only ${tokenEndpoint} is allowed`);
+        throw new SignerError(
+          "ERR_CREDENTIAL",
+          `refusing to sign a client assertion for ${requestedAudience}: only ${tokenEndpoint} is allowed`,
+        );
       }
       const t = now();
       const credential = selectSigningCredential(credentials, new Date(t));

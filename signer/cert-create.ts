@@ -51,7 +51,12 @@ function writeNew(path: string, data: string, mode: number, what: string): void 
     fd = openSync(path, "wx", mode);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SignerError(code === "EEXIST" ? "ERR_USAGE" : "ERR_CREDENTIAL", code === "EEXIST" ? `${what} ${path} already exists; choose another name or move it away first` : `cannot create ${what} ${path} (${code})`);
+    throw new SignerError(
+      code === "EEXIST" ? "ERR_USAGE" : "ERR_CREDENTIAL",
+      code === "EEXIST"
+        ? `${what} ${path} already exists; choose another name or move it away first`
+        : `cannot create ${what} ${path} (${code})`,
+    );
   }
   try {
     writeSync(fd, data);
@@ -62,32 +67,52 @@ function writeNew(path: string, data: string, mode: number, what: string): void 
 
 export async function createCertificate(options: CertCreateOptions): Promise<CreatedCertificate> {
   const keySize = options.keySize ?? DEFAULT_KEY_SIZE;
-  if (!(ALLOWED_KEY_SIZES as readonly number[]).includes(keySize)) throw new SignerError("ERR_USAGE", `--key-size must be one of ${ALLOWED_KEY_SIZES.join(", ")}`);
+  if (!(ALLOWED_KEY_SIZES as readonly number[]).includes(keySize))
+    throw new SignerError("ERR_USAGE", `--key-size must be one of ${ALLOWED_KEY_SIZES.join(", ")}`);
   const days = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
-  if (!Number.isInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) throw new SignerError("ERR_USAGE", `--days must be a whole number from 1 to ${MAX_VALIDITY_DAYS}`);
+  if (!Number.isInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS)
+    throw new SignerError("ERR_USAGE", `--days must be a whole number from 1 to ${MAX_VALIDITY_DAYS}`);
   let name: x509.Name;
   try {
     name = new x509.Name(options.subject.includes("=") ? options.subject : `CN=${options.subject}`);
   } catch {
-    throw new SignerError("ERR_USAGE", `--subject "${options.subject}" is not a distinguished name; use e.g. CN=orders-service`);
+    throw new SignerError(
+      "ERR_USAGE",
+      `--subject "${options.subject}" is not a distinguished name; use e.g. CN=orders-service`,
+    );
   }
   const now = options.now ?? new Date();
-  const alg = { name: "RSASSA-PKCS1-v1_5", modulusLength: keySize, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" } as const;
+  const alg = {
+    name: "RSASSA-PKCS1-v1_5",
+    modulusLength: keySize,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: "SHA-256",
+  } as const;
   const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   const notAfter = new Date(now.getTime() + days * 86_400_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1"),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString("hex")
+      .replace(/^[89a-f]/, "1"),
     name,
     notBefore,
     notAfter,
     signingAlgorithm: alg,
     keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]["keys"],
-    extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.BasicConstraintsExtension(false, undefined, true)],
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+    ],
   });
   const der = Buffer.from(cert.rawData);
   // Key first: if the certificate cannot be written, there is no certificate without a key.
-  writeNew(options.keyFile, toPem("PRIVATE KEY", await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)), 0o600, "key file");
+  writeNew(
+    options.keyFile,
+    toPem("PRIVATE KEY", await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)),
+    0o600,
+    "key file",
+  );
   const certificatePem = cert.toString("pem") + "\n";
   writeNew(options.certFile, certificatePem, 0o644, "certificate file");
   return {

@@ -134,7 +134,10 @@ function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O,
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (e) {
-    throw new SignerError("ERR_USAGE", `${e instanceof Error ? e.message.split("\n")[0] : "bad arguments"}; see \`broker-signer ${command} --help\``);
+    throw new SignerError(
+      "ERR_USAGE",
+      `${e instanceof Error ? e.message.split("\n")[0] : "bad arguments"}; see \`broker-signer ${command} --help\``,
+    );
   }
 }
 
@@ -170,7 +173,8 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
   const rest = argv.slice(first === "cert" ? 2 : 1);
   if (rest.includes("--help") || rest.includes("-h")) {
     const help = HELP[command];
-    if (help === undefined) throw new SignerError("ERR_USAGE", `unknown command "${command}"; see \`broker-signer --help\``);
+    if (help === undefined)
+      throw new SignerError("ERR_USAGE", `unknown command "${command}"; see \`broker-signer --help\``);
     io.stdout(help + "\n");
     return EXIT.ok;
   }
@@ -179,14 +183,18 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
 
   switch (command) {
     case "cert create": {
-      const { values } = parse(rest, {
-        "key-file": { type: "string" },
-        "cert-file": { type: "string" },
-        subject: { type: "string" },
-        days: { type: "string" },
-        "key-size": { type: "string" },
-        json: { type: "boolean" },
-      }, command);
+      const { values } = parse(
+        rest,
+        {
+          "key-file": { type: "string" },
+          "cert-file": { type: "string" },
+          subject: { type: "string" },
+          days: { type: "string" },
+          "key-size": { type: "string" },
+          json: { type: "boolean" },
+        },
+        command,
+      );
       // Loaded only here: the X.509 builder is the heaviest import, and token/exchange in CI start often.
       const { createCertificate } = await import("./cert-create.ts");
       const created = await createCertificate({
@@ -197,7 +205,13 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
         ...(values["key-size"] !== undefined ? { keySize: Number(values["key-size"]) } : {}),
       });
       if (values.json) {
-        io.stdout(JSON.stringify({ ...created, notBefore: created.notBefore.toISOString(), notAfter: created.notAfter.toISOString() }) + "\n");
+        io.stdout(
+          JSON.stringify({
+            ...created,
+            notBefore: created.notBefore.toISOString(),
+            notAfter: created.notAfter.toISOString(),
+          }) + "\n",
+        );
       } else {
         io.stdout(
           `Thumbprint (SHA-256): ${created.thumbprintSha256}\nThumbprint (SHA-1):   ${created.thumbprintSha1}\nValid: ${created.notBefore.toISOString()} to ${created.notAfter.toISOString()}\n` +
@@ -209,31 +223,56 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
     case "cert show": {
       const { values } = parse(rest, { ...CONFIG_OPTIONS, json: { type: "boolean" } }, command);
       const config = configFrom(values, io);
-      if (config.credential.kind !== "certificate") throw new SignerError("ERR_USAGE", "the configured credential is a federated token file, not a certificate");
+      if (config.credential.kind !== "certificate")
+        throw new SignerError("ERR_USAGE", "the configured credential is a federated token file, not a certificate");
       const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
       const d = service.describe();
       if (values.json) io.stdout(JSON.stringify(d) + "\n");
       else if (d.kind === "certificate") {
         for (const c of d.certificates) {
-          io.stdout(`${c.thumbprintSha256 === d.signingThumbprintSha256 ? "* signing " : "          "}SHA-256 ${c.thumbprintSha256}  SHA-1 ${c.thumbprintSha1}  valid ${c.notBefore} to ${c.notAfter}\n`);
+          io.stdout(
+            `${c.thumbprintSha256 === d.signingThumbprintSha256 ? "* signing " : "          "}SHA-256 ${c.thumbprintSha256}  SHA-1 ${c.thumbprintSha1}  valid ${c.notBefore} to ${c.notAfter}\n`,
+          );
         }
       }
       return EXIT.ok;
     }
     case "token": {
-      const { values } = parse(rest, { ...CONFIG_OPTIONS, scope: { type: "string" }, json: { type: "boolean" } }, command);
+      const { values } = parse(
+        rest,
+        { ...CONFIG_OPTIONS, scope: { type: "string" }, json: { type: "boolean" } },
+        command,
+      );
       const config = configFrom(values, io);
       const scope = values.scope ?? config.brokerScope;
-      if (scope === undefined) throw new SignerError("ERR_USAGE", "no scope: pass --scope api://<app>/.default (or configure brokerScope)");
+      if (scope === undefined)
+        throw new SignerError("ERR_USAGE", "no scope: pass --scope api://<app>/.default (or configure brokerScope)");
       validateScope(scope, "--scope");
       const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
       const t = await service.getToken(scope);
-      io.stdout(values.json ? JSON.stringify({ access_token: t.accessToken, token_type: "Bearer", expires_on: Math.floor(t.expiresOn.getTime() / 1000), scope: t.scope }) + "\n" : t.accessToken + "\n");
+      io.stdout(
+        values.json
+          ? JSON.stringify({
+              access_token: t.accessToken,
+              token_type: "Bearer",
+              expires_on: Math.floor(t.expiresOn.getTime() / 1000),
+              scope: t.scope,
+            }) + "\n"
+          : t.accessToken + "\n",
+      );
       return EXIT.ok;
     }
     case "exchange": {
-      const { values } = parse(rest, { ...CONFIG_OPTIONS, resource: { type: "string" }, scope: { type: "string" }, json: { type: "boolean" } }, command);
-      if (values.resource === undefined) throw new SignerError("ERR_USAGE", "--resource is required: the downstream origin, e.g. https://api.example.com");
+      const { values } = parse(
+        rest,
+        { ...CONFIG_OPTIONS, resource: { type: "string" }, scope: { type: "string" }, json: { type: "boolean" } },
+        command,
+      );
+      if (values.resource === undefined)
+        throw new SignerError(
+          "ERR_USAGE",
+          "--resource is required: the downstream origin, e.g. https://api.example.com",
+        );
       const config = configFrom(values, io);
       const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
       const out = await service.exchange(values.resource, values.scope);
@@ -245,14 +284,21 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const config = configFrom(values, io);
       const log = createLogger(io.stderr, logLevel(values, "info"));
       const service = createSignerService(config, { log });
-      const server = await startSocketServer({ socketPath: config.socketPath ?? defaultSocketPath(io.env), service, log });
+      const server = await startSocketServer({
+        socketPath: config.socketPath ?? defaultSocketPath(io.env),
+        service,
+        log,
+      });
       await (io.stopSignal ?? new Promise<void>(() => {}));
       await server.close();
       log.info("socket.closed", { socketPath: server.socketPath });
       return EXIT.ok;
     }
     default:
-      throw new SignerError("ERR_USAGE", `unknown command "${command}"; commands: cert create, cert show, token, exchange, serve (see \`broker-signer --help\`)`);
+      throw new SignerError(
+        "ERR_USAGE",
+        `unknown command "${command}"; commands: cert create, cert show, token, exchange, serve (see \`broker-signer --help\`)`,
+      );
   }
 }
 

@@ -13,8 +13,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 
-export type TokenResponse = { access_token: string; token_type: string; expires_in: number; expires_on: number; scope: string };
-export type ExchangeResponse = { access_token: string; issued_token_type: string; token_type: string; expires_in: number; scope: string };
+export type TokenResponse = {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  expires_on: number;
+  scope: string;
+};
+export type ExchangeResponse = {
+  access_token: string;
+  issued_token_type: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+};
 
 /** The daemon answers from cache in microseconds and from Entra ID in well under this. */
 const CLIENT_TIMEOUT_MS = 20_000;
@@ -22,7 +34,17 @@ const CLIENT_TIMEOUT_MS = 20_000;
 /** Signer responses are one token plus a few fields. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
-const KNOWN_CODES = new Set<SignerErrorCode>(["ERR_CONFIG", "ERR_KEY_UNSAFE", "ERR_CREDENTIAL", "ERR_TOKEN", "ERR_EXCHANGE", "ERR_NETWORK", "ERR_SOCKET", "ERR_REQUEST", "ERR_USAGE"]);
+const KNOWN_CODES = new Set<SignerErrorCode>([
+  "ERR_CONFIG",
+  "ERR_KEY_UNSAFE",
+  "ERR_CREDENTIAL",
+  "ERR_TOKEN",
+  "ERR_EXCHANGE",
+  "ERR_NETWORK",
+  "ERR_SOCKET",
+  "ERR_REQUEST",
+  "ERR_USAGE",
+]);
 
 /** $XDG_RUNTIME_DIR is per-user and 0700 by design; otherwise a per-uid directory under the temp dir. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -37,7 +59,9 @@ export type SignerClient = {
   health(): Promise<{ status: string; credential: unknown }>;
 };
 
-export function createSignerClient(socketPath: string = process.env.BROKER_SIGNER_SOCKET || defaultSocketPath()): SignerClient {
+export function createSignerClient(
+  socketPath: string = process.env.BROKER_SIGNER_SOCKET || defaultSocketPath(),
+): SignerClient {
   const call = <T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -47,14 +71,18 @@ export function createSignerClient(socketPath: string = process.env.BROKER_SIGNE
           method,
           path,
           timeout: CLIENT_TIMEOUT_MS,
-          headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+          headers:
+            payload === undefined
+              ? {}
+              : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
         },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
           res.on("data", (c: Buffer) => {
             size += c.length;
-            if (size > MAX_RESPONSE_BYTES) req.destroy(new SignerError("ERR_SOCKET", "the signer sent an oversized response"));
+            if (size > MAX_RESPONSE_BYTES)
+              req.destroy(new SignerError("ERR_SOCKET", "the signer sent an oversized response"));
             else chunks.push(c);
           });
           res.on("end", () => {
@@ -62,31 +90,57 @@ export function createSignerClient(socketPath: string = process.env.BROKER_SIGNE
             try {
               parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
             } catch {
-              reject(new SignerError("ERR_SOCKET", `the process on ${socketPath} did not answer like a signer (status ${res.statusCode})`));
+              reject(
+                new SignerError(
+                  "ERR_SOCKET",
+                  `the process on ${socketPath} did not answer like a signer (status ${res.statusCode})`,
+                ),
+              );
               return;
             }
             if (res.statusCode === 200) {
               resolve(parsed as T);
               return;
             }
-            const code = KNOWN_CODES.has(parsed.code as SignerErrorCode) ? (parsed.code as SignerErrorCode) : "ERR_TOKEN";
-            const message = typeof parsed.error_description === "string" ? parsed.error_description : `signer answered ${res.statusCode}`;
+            const code = KNOWN_CODES.has(parsed.code as SignerErrorCode)
+              ? (parsed.code as SignerErrorCode)
+              : "ERR_TOKEN";
+            const message =
+              typeof parsed.error_description === "string"
+                ? parsed.error_description
+                : `signer answered ${res.statusCode}`;
             const oauthError = typeof parsed.error === "string" ? parsed.error : undefined;
-            reject(new SignerError(code, message, { ...(oauthError ? { oauthError } : {}), ...(res.statusCode ? { status: res.statusCode } : {}) }));
+            reject(
+              new SignerError(code, message, {
+                ...(oauthError ? { oauthError } : {}),
+                ...(res.statusCode ? { status: res.statusCode } : {}),
+              }),
+            );
           });
         },
       );
-      req.on("timeout", () => req.destroy(new SignerError("ERR_SOCKET", `the signer on ${socketPath} did not answer within ${CLIENT_TIMEOUT_MS} ms`)));
+      req.on("timeout", () =>
+        req.destroy(
+          new SignerError("ERR_SOCKET", `the signer on ${socketPath} did not answer within ${CLIENT_TIMEOUT_MS} ms`),
+        ),
+      );
       req.on("error", (e) => {
         if (e instanceof SignerError) reject(e);
-        else reject(new SignerError("ERR_SOCKET", `cannot reach the signer on ${socketPath} (${(e as NodeJS.ErrnoException).code ?? e.message}); is \`broker-signer serve\` running?`));
+        else
+          reject(
+            new SignerError(
+              "ERR_SOCKET",
+              `cannot reach the signer on ${socketPath} (${(e as NodeJS.ErrnoException).code ?? e.message}); is \`broker-signer serve\` running?`,
+            ),
+          );
       });
       req.end(payload);
     });
 
   return {
     getToken: (scope) => call<TokenResponse>("GET", `/token?${new URLSearchParams({ scope })}`),
-    exchange: (resource, scope) => call<ExchangeResponse>("POST", "/exchange", scope === undefined ? { resource } : { resource, scope }),
+    exchange: (resource, scope) =>
+      call<ExchangeResponse>("POST", "/exchange", scope === undefined ? { resource } : { resource, scope }),
     health: () => call("GET", "/health"),
   };
 }

@@ -133,40 +133,69 @@ function readConfigFile(file: string): FileConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    fail("config file", `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"}); check the path given by --config or ${ENV.config}`);
+    fail(
+      "config file",
+      `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"}); check the path given by --config or ${ENV.config}`,
+    );
   }
-  if (text.length > MAX_CONFIG_FILE_BYTES) fail("config file", `${file} is larger than ${MAX_CONFIG_FILE_BYTES} bytes; is it the right file?`);
+  if (text.length > MAX_CONFIG_FILE_BYTES)
+    fail("config file", `${file} is larger than ${MAX_CONFIG_FILE_BYTES} bytes; is it the right file?`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     fail("config file", `${file} is not valid JSON`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("config file", `${file} must contain a JSON object`);
-  const known = new Set(["tenantId", "clientId", "authorityHost", "certificates", "federatedTokenFile", "caFile", "brokerUrl", "brokerScope", "socketPath", "$schema", "//"]);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    fail("config file", `${file} must contain a JSON object`);
+  const known = new Set([
+    "tenantId",
+    "clientId",
+    "authorityHost",
+    "certificates",
+    "federatedTokenFile",
+    "caFile",
+    "brokerUrl",
+    "brokerScope",
+    "socketPath",
+    "$schema",
+    "//",
+  ]);
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) fail(`config file key "${key}"`, `unknown setting; known settings are ${[...known].filter((k) => !k.startsWith("$") && k !== "//").join(", ")}`);
+    if (!known.has(key))
+      fail(
+        `config file key "${key}"`,
+        `unknown setting; known settings are ${[...known].filter((k) => !k.startsWith("$") && k !== "//").join(", ")}`,
+      );
   }
   return parsed as FileConfig;
 }
 
 function parseCertificates(value: unknown, baseDir: string): CertificateSource[] {
-  if (!Array.isArray(value)) fail("certificates", "must be an array of {keyFile, certFile} or {pfxFile, pfxPassphraseFile}");
+  if (!Array.isArray(value))
+    fail("certificates", "must be an array of {keyFile, certFile} or {pfxFile, pfxPassphraseFile}");
   return value.map((entry: unknown, i): CertificateSource => {
     const setting = `certificates[${i}]`;
     if (typeof entry !== "object" || entry === null) fail(setting, "must be an object");
     const e = entry as Record<string, unknown>;
     for (const key of Object.keys(e)) {
-      if (!["keyFile", "certFile", "pfxFile", "pfxPassphraseFile"].includes(key)) fail(`${setting}.${key}`, "unknown setting");
+      if (!["keyFile", "certFile", "pfxFile", "pfxPassphraseFile"].includes(key))
+        fail(`${setting}.${key}`, "unknown setting");
     }
     const pfxFile = path(e.pfxFile, `${setting}.pfxFile`, baseDir);
     if (pfxFile !== undefined) {
-      if (e.keyFile !== undefined || e.certFile !== undefined) fail(setting, "give either pfxFile or keyFile + certFile, not both");
-      return { kind: "pfx", pfxFile, passphraseFile: path(e.pfxPassphraseFile, `${setting}.pfxPassphraseFile`, baseDir) };
+      if (e.keyFile !== undefined || e.certFile !== undefined)
+        fail(setting, "give either pfxFile or keyFile + certFile, not both");
+      return {
+        kind: "pfx",
+        pfxFile,
+        passphraseFile: path(e.pfxPassphraseFile, `${setting}.pfxPassphraseFile`, baseDir),
+      };
     }
     const keyFile = path(e.keyFile, `${setting}.keyFile`, baseDir);
     const certFile = path(e.certFile, `${setting}.certFile`, baseDir);
-    if (keyFile === undefined || certFile === undefined) fail(setting, "needs both keyFile and certFile (PEM), or pfxFile");
+    if (keyFile === undefined || certFile === undefined)
+      fail(setting, "needs both keyFile and certFile (PEM), or pfxFile");
     return { kind: "pem", keyFile, certFile };
   });
 }
@@ -177,13 +206,22 @@ function certificatesFromEnv(env: NodeJS.ProcessEnv, cwd: string): CertificateSo
     const keyFile = path(env[keyVar], keyVar, cwd);
     const certFile = path(env[certVar], certVar, cwd);
     if (keyFile === undefined && certFile === undefined) return;
-    if (keyFile === undefined || certFile === undefined) fail(keyFile === undefined ? keyVar : certVar, `must be set together with ${keyFile === undefined ? certVar : keyVar}`);
+    if (keyFile === undefined || certFile === undefined)
+      fail(
+        keyFile === undefined ? keyVar : certVar,
+        `must be set together with ${keyFile === undefined ? certVar : keyVar}`,
+      );
     sources.push({ kind: "pem", keyFile, certFile });
   };
   pair(ENV.keyFile, ENV.certFile);
   pair(ENV.nextKeyFile, ENV.nextCertFile);
   const pfxFile = path(env[ENV.pfxFile], ENV.pfxFile, cwd);
-  if (pfxFile !== undefined) sources.push({ kind: "pfx", pfxFile, passphraseFile: path(env[ENV.pfxPassphraseFile], ENV.pfxPassphraseFile, cwd) });
+  if (pfxFile !== undefined)
+    sources.push({
+      kind: "pfx",
+      pfxFile,
+      passphraseFile: path(env[ENV.pfxPassphraseFile], ENV.pfxPassphraseFile, cwd),
+    });
   return sources.length > 0 ? sources : undefined;
 }
 
@@ -211,16 +249,20 @@ function parseBrokerUrl(value: string, setting: string): string {
   }
   const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
   // An Entra token sent over plain http to anything but this machine is a bearer token handed to the network.
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) fail(setting, "must be https (http only for localhost)");
-  if (url.username || url.password || url.search || url.hash) fail(setting, "must not contain credentials, a query or a fragment");
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback))
+    fail(setting, "must be https (http only for localhost)");
+  if (url.username || url.password || url.search || url.hash)
+    fail(setting, "must not contain credentials, a query or a fragment");
   return url.href.replace(/\/+$/, "");
 }
 
 export function validateSocketPath(value: string, setting: string): string {
   // Abstract sockets have no file permissions: any local process could connect.
-  if (value.startsWith("@") || value.startsWith("\0")) fail(setting, "abstract sockets are not allowed (no file permissions); use a filesystem path");
+  if (value.startsWith("@") || value.startsWith("\0"))
+    fail(setting, "abstract sockets are not allowed (no file permissions); use a filesystem path");
   if (!isAbsolute(value)) fail(setting, "must be an absolute path");
-  if (Buffer.byteLength(value) > MAX_SOCKET_PATH_BYTES) fail(setting, `is longer than ${MAX_SOCKET_PATH_BYTES} bytes; unix socket paths must be short`);
+  if (Buffer.byteLength(value) > MAX_SOCKET_PATH_BYTES)
+    fail(setting, `is longer than ${MAX_SOCKET_PATH_BYTES} bytes; unix socket paths must be short`);
   return value;
 }
 
@@ -232,7 +274,11 @@ export function validateScope(scope: string, setting: string): string {
     fail(setting, `"${scope.slice(0, 80)}" is not a scope; use one resource's scope like api://broker/.default`);
   }
   // Entra ID only accepts "<resource>/.default" in the client credentials flow (AADSTS1002012).
-  if (!scope.endsWith("/.default")) fail(setting, `"${scope}" must end with /.default (client credentials use the app's granted roles, e.g. api://broker/.default)`);
+  if (!scope.endsWith("/.default"))
+    fail(
+      setting,
+      `"${scope}" must end with /.default (client credentials use the app's granted roles, e.g. api://broker/.default)`,
+    );
   return scope;
 }
 
@@ -245,7 +291,10 @@ export function loadConfig(
   const configFile = overrides.configFile ?? env[ENV.config];
   const file: FileConfig = configFile ? readConfigFile(resolve(cwd, configFile)) : {};
   const fileDir = configFile ? dirname(resolve(cwd, configFile)) : cwd;
-  const pick = (key: keyof typeof ENV & keyof FileConfig & keyof ConfigOverrides, azure?: string): { value: unknown; setting: string } => {
+  const pick = (
+    key: keyof typeof ENV & keyof FileConfig & keyof ConfigOverrides,
+    azure?: string,
+  ): { value: unknown; setting: string } => {
     if (overrides[key] !== undefined) return { value: overrides[key], setting: `--${key}` };
     if (env[ENV[key]]) return { value: env[ENV[key]], setting: ENV[key] };
     if (file[key] !== undefined) return { value: file[key], setting: `config file "${key}"` };
@@ -255,32 +304,49 @@ export function loadConfig(
 
   const t = pick("tenantId", AZURE_ENV.tenantId);
   const tenantId = str(t.value, t.setting);
-  if (tenantId === undefined) fail("tenant", `not set; set ${ENV.tenantId} or "tenantId" in the config file (the directory/tenant id of the app registration)`);
-  if (TENANT_ALIASES.has(tenantId.toLowerCase())) fail(t.setting, `"${tenantId}" is not a tenant; app-only tokens need the tenant id (a GUID) or its domain`);
-  if (!GUID.test(tenantId) && !DOMAIN.test(tenantId)) fail(t.setting, `"${tenantId}" is not a tenant id (GUID) or domain name`);
+  if (tenantId === undefined)
+    fail(
+      "tenant",
+      `not set; set ${ENV.tenantId} or "tenantId" in the config file (the directory/tenant id of the app registration)`,
+    );
+  if (TENANT_ALIASES.has(tenantId.toLowerCase()))
+    fail(t.setting, `"${tenantId}" is not a tenant; app-only tokens need the tenant id (a GUID) or its domain`);
+  if (!GUID.test(tenantId) && !DOMAIN.test(tenantId))
+    fail(t.setting, `"${tenantId}" is not a tenant id (GUID) or domain name`);
 
   const c = pick("clientId", AZURE_ENV.clientId);
   const clientId = str(c.value, c.setting);
-  if (clientId === undefined) fail("client id", `not set; set ${ENV.clientId} or "clientId" in the config file (the app registration's application (client) id)`);
+  if (clientId === undefined)
+    fail(
+      "client id",
+      `not set; set ${ENV.clientId} or "clientId" in the config file (the app registration's application (client) id)`,
+    );
   if (!GUID.test(clientId)) fail(c.setting, `"${clientId}" is not an application (client) id; it is a GUID`);
 
   const a = pick("authorityHost", AZURE_ENV.authorityHost);
   const authorityHost = parseAuthorityHost(str(a.value, a.setting) ?? DEFAULT_AUTHORITY_HOST, a.setting);
 
-  const certificates = certificatesFromEnv(env, cwd) ?? (file.certificates !== undefined ? parseCertificates(file.certificates, fileDir) : undefined);
+  const certificates =
+    certificatesFromEnv(env, cwd) ??
+    (file.certificates !== undefined ? parseCertificates(file.certificates, fileDir) : undefined);
   const fedEnv = path(env[ENV.federatedTokenFile], ENV.federatedTokenFile, cwd);
   const fedFile = fedEnv ?? path(file.federatedTokenFile, `config file "federatedTokenFile"`, fileDir);
   let credential: CredentialSource;
   if (certificates !== undefined) {
-    if (fedFile !== undefined) fail("credential", "both certificates and a federated token file are configured; choose one");
-    if (certificates.length > MAX_CERTIFICATES) fail("certificates", `at most ${MAX_CERTIFICATES} (the current one and the next, during rotation)`);
+    if (fedFile !== undefined)
+      fail("credential", "both certificates and a federated token file are configured; choose one");
+    if (certificates.length > MAX_CERTIFICATES)
+      fail("certificates", `at most ${MAX_CERTIFICATES} (the current one and the next, during rotation)`);
     credential = { kind: "certificate", certificates };
   } else if (fedFile !== undefined) {
     credential = { kind: "federated", tokenFile: fedFile };
   } else {
     const azureFed = path(env[AZURE_ENV.federatedTokenFile], AZURE_ENV.federatedTokenFile, cwd);
     if (azureFed === undefined) {
-      fail("credential", `none configured; set ${ENV.keyFile} + ${ENV.certFile}, ${ENV.pfxFile}, ${ENV.federatedTokenFile}, or "certificates" / "federatedTokenFile" in the config file`);
+      fail(
+        "credential",
+        `none configured; set ${ENV.keyFile} + ${ENV.certFile}, ${ENV.pfxFile}, ${ENV.federatedTokenFile}, or "certificates" / "federatedTokenFile" in the config file`,
+      );
     }
     credential = { kind: "federated", tokenFile: azureFed };
   }
@@ -295,7 +361,13 @@ export function loadConfig(
   if (brokerScope !== undefined) validateScope(brokerScope, bs.setting);
   const s = pick("socketPath");
   const socketRaw = str(s.value, s.setting);
-  const socketPath = socketRaw === undefined ? undefined : validateSocketPath(socketRaw.startsWith("@") ? socketRaw : resolve(s.setting.startsWith("config") ? fileDir : cwd, socketRaw), s.setting);
+  const socketPath =
+    socketRaw === undefined
+      ? undefined
+      : validateSocketPath(
+          socketRaw.startsWith("@") ? socketRaw : resolve(s.setting.startsWith("config") ? fileDir : cwd, socketRaw),
+          s.setting,
+        );
 
   const authority = `${authorityHost}/${tenantId}`;
   return Object.freeze({

@@ -57,12 +57,18 @@ const looksLikePrivateKey = (value: string) => KEY_MARKERS.some((marker) => mark
 export function assertNoKeyMaterialInProcess(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   argv.forEach((arg, i) => {
     if (looksLikePrivateKey(arg)) {
-      throw new SignerError("ERR_KEY_UNSAFE", `command-line argument ${i} contains a private key; put the key in a file (mode 0600) and pass its path`);
+      throw new SignerError(
+        "ERR_KEY_UNSAFE",
+        `command-line argument ${i} contains a private key; put the key in a file (mode 0600) and pass its path`,
+      );
     }
   });
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && looksLikePrivateKey(value)) {
-      throw new SignerError("ERR_KEY_UNSAFE", `environment variable ${name} contains a private key; put the key in a file (mode 0600), pass its path, and unset ${name}`);
+      throw new SignerError(
+        "ERR_KEY_UNSAFE",
+        `environment variable ${name} contains a private key; put the key in a file (mode 0600), pass its path, and unset ${name}`,
+      );
     }
   }
 }
@@ -73,27 +79,43 @@ export function assertSafeSecretFile(path: string, what: string): void {
   try {
     st = statSync(path);
   } catch (e) {
-    throw new SignerError("ERR_CREDENTIAL", `${what} ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `${what} ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
   if (!st.isFile()) throw new SignerError("ERR_KEY_UNSAFE", `${what} ${path}: is not a regular file`);
   if ((st.mode & UNSAFE_MODE_BITS) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(3, "0");
-    throw new SignerError("ERR_KEY_UNSAFE", `${what} ${path}: mode ${mode} lets other users read it; run \`chmod 600 ${path}\``);
+    throw new SignerError(
+      "ERR_KEY_UNSAFE",
+      `${what} ${path}: mode ${mode} lets other users read it; run \`chmod 600 ${path}\``,
+    );
   }
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
-    throw new SignerError("ERR_KEY_UNSAFE", `${what} ${path}: owned by uid ${st.uid}, not by the signer's user (uid ${uid}); \`chown\` it to the signer's user`);
+    throw new SignerError(
+      "ERR_KEY_UNSAFE",
+      `${what} ${path}: owned by uid ${st.uid}, not by the signer's user (uid ${uid}); \`chown\` it to the signer's user`,
+    );
   }
 }
 
 function readBounded(path: string, what: string): Buffer {
   let data: Buffer;
   try {
-    if (statSync(path).size > MAX_CREDENTIAL_FILE_BYTES) throw new SignerError("ERR_CREDENTIAL", `${what} ${path}: larger than ${MAX_CREDENTIAL_FILE_BYTES} bytes; is it the right file?`);
+    if (statSync(path).size > MAX_CREDENTIAL_FILE_BYTES)
+      throw new SignerError(
+        "ERR_CREDENTIAL",
+        `${what} ${path}: larger than ${MAX_CREDENTIAL_FILE_BYTES} bytes; is it the right file?`,
+      );
     data = readFileSync(path);
   } catch (e) {
     if (e instanceof SignerError) throw e;
-    throw new SignerError("ERR_CREDENTIAL", `${what} ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `${what} ${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
   return data;
 }
@@ -121,17 +143,25 @@ function loadPfx(pfxFile: string, passphraseFile: string | undefined): { key: Ke
   if (passphraseFile !== undefined) {
     assertSafeSecretFile(passphraseFile, "PFX passphrase file");
     // A trailing newline is an editor artefact, never part of the passphrase.
-    passphrase = readBounded(passphraseFile, "PFX passphrase file").toString("utf8").replace(/\r?\n$/, "");
+    passphrase = readBounded(passphraseFile, "PFX passphrase file")
+      .toString("utf8")
+      .replace(/\r?\n$/, "");
   }
   const der = readBounded(pfxFile, "PFX file");
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
-    p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.createBuffer(der.toString("binary"))), true, passphrase);
+    p12 = forge.pkcs12.pkcs12FromAsn1(
+      forge.asn1.fromDer(forge.util.createBuffer(der.toString("binary"))),
+      true,
+      passphrase,
+    );
   } catch (e) {
     const wrongPassword = e instanceof Error && /MAC could not be verified|Invalid password/i.test(e.message);
     throw new SignerError(
       "ERR_CREDENTIAL",
-      wrongPassword ? `PFX file ${pfxFile}: wrong passphrase (check the passphrase file)` : `PFX file ${pfxFile}: cannot be parsed as PKCS#12`,
+      wrongPassword
+        ? `PFX file ${pfxFile}: wrong passphrase (check the passphrase file)`
+        : `PFX file ${pfxFile}: cannot be parsed as PKCS#12`,
     );
   }
   const keyBags = [
@@ -139,7 +169,8 @@ function loadPfx(pfxFile: string, passphraseFile: string | undefined): { key: Ke
     ...(p12.getBags({ bagType: forge.pki.oids.keyBag })[forge.pki.oids.keyBag!] ?? []),
   ];
   const certBags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag!] ?? [];
-  if (keyBags.length !== 1 || !keyBags[0]?.key) throw new SignerError("ERR_CREDENTIAL", `PFX file ${pfxFile}: must hold exactly one RSA private key`);
+  if (keyBags.length !== 1 || !keyBags[0]?.key)
+    throw new SignerError("ERR_CREDENTIAL", `PFX file ${pfxFile}: must hold exactly one RSA private key`);
   const key = parsePrivateKey(forge.pki.privateKeyToPem(keyBags[0].key), `PFX file ${pfxFile}`);
   // The leaf is the certificate whose public key matches the private key; others are the chain.
   for (const bag of certBags) {
@@ -162,16 +193,26 @@ export function loadCertificateCredential(source: CertificateSource): Certificat
     key = parsePrivateKey(readBounded(source.keyFile, "private key file"), `private key file ${source.keyFile}`);
     cert = parseCertificate(readBounded(source.certFile, "certificate file"), `certificate file ${source.certFile}`);
     if (!cert.checkPrivateKey(key)) {
-      throw new SignerError("ERR_CREDENTIAL", `certificate file ${source.certFile} does not belong to private key file ${source.keyFile}`);
+      throw new SignerError(
+        "ERR_CREDENTIAL",
+        `certificate file ${source.certFile} does not belong to private key file ${source.keyFile}`,
+      );
     }
   } else {
     ({ key, cert } = loadPfx(source.pfxFile, source.passphraseFile));
   }
   if (key.asymmetricKeyType !== "rsa") {
-    throw new SignerError("ERR_CREDENTIAL", `${describe(source)}: the key is ${key.asymmetricKeyType ?? "unknown"}; PS256 client assertions need an RSA key`);
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `${describe(source)}: the key is ${key.asymmetricKeyType ?? "unknown"}; PS256 client assertions need an RSA key`,
+    );
   }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_RSA_BITS) throw new SignerError("ERR_CREDENTIAL", `${describe(source)}: RSA key of ${bits} bits; at least ${MIN_RSA_BITS} are required`);
+  if (bits < MIN_RSA_BITS)
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `${describe(source)}: RSA key of ${bits} bits; at least ${MIN_RSA_BITS} are required`,
+    );
   return Object.freeze({
     privateKey: key,
     certificatePem: cert.toString(),
@@ -189,11 +230,21 @@ export function loadCertificateCredential(source: CertificateSource): Certificat
  * During rotation two certificates are configured: sign with the newer one (latest notBefore) among
  * those valid now, so a freshly uploaded certificate takes over and the old one can be removed later.
  */
-export function selectSigningCredential(credentials: readonly CertificateCredential[], now: Date): CertificateCredential {
-  const valid = credentials.filter((c) => c.notBefore.getTime() <= now.getTime() && now.getTime() < c.notAfter.getTime());
+export function selectSigningCredential(
+  credentials: readonly CertificateCredential[],
+  now: Date,
+): CertificateCredential {
+  const valid = credentials.filter(
+    (c) => c.notBefore.getTime() <= now.getTime() && now.getTime() < c.notAfter.getTime(),
+  );
   if (valid.length === 0) {
-    const list = credentials.map((c) => `${c.thumbprintSha256} (valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`).join(", ");
-    throw new SignerError("ERR_CREDENTIAL", `no configured certificate is valid now: ${list}; create a new one with \`broker-signer cert create\``);
+    const list = credentials
+      .map((c) => `${c.thumbprintSha256} (valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`)
+      .join(", ");
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `no configured certificate is valid now: ${list}; create a new one with \`broker-signer cert create\``,
+    );
   }
   return valid.reduce((newest, c) => (c.notBefore.getTime() >= newest.notBefore.getTime() ? c : newest));
 }

@@ -26,15 +26,27 @@ export function validateResource(resource: string): string {
   try {
     url = new URL(resource);
   } catch {
-    throw new SignerError("ERR_REQUEST", `resource "${resource.slice(0, 200)}" is not a URL; give the downstream origin, like https://api.example.com`);
+    throw new SignerError(
+      "ERR_REQUEST",
+      `resource "${resource.slice(0, 200)}" is not a URL; give the downstream origin, like https://api.example.com`,
+    );
   }
   if (url.origin === "null" || url.origin !== resource) {
-    throw new SignerError("ERR_REQUEST", `resource "${resource.slice(0, 200)}" is not a canonical origin; use ${url.origin === "null" ? "https://host[:port]" : url.origin} (scheme and host in lower case, no path, no trailing slash, no default port)`);
+    throw new SignerError(
+      "ERR_REQUEST",
+      `resource "${resource.slice(0, 200)}" is not a canonical origin; use ${url.origin === "null" ? "https://host[:port]" : url.origin} (scheme and host in lower case, no path, no trailing slash, no default port)`,
+    );
   }
   return resource;
 }
 
-export async function exchangeToken(http: HttpClient, brokerUrl: string, subjectToken: string, resource: string, scope?: string): Promise<ExchangedToken> {
+export async function exchangeToken(
+  http: HttpClient,
+  brokerUrl: string,
+  subjectToken: string,
+  resource: string,
+  scope?: string,
+): Promise<ExchangedToken> {
   validateResource(resource);
   const form = new URLSearchParams({
     grant_type: TOKEN_EXCHANGE_GRANT,
@@ -43,18 +55,34 @@ export async function exchangeToken(http: HttpClient, brokerUrl: string, subject
     resource,
   });
   if (scope !== undefined && scope !== "") form.set("scope", scope);
-  const res = await http.request("POST", `${brokerUrl}/token`, { "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, form.toString());
+  const res = await http.request(
+    "POST",
+    `${brokerUrl}/token`,
+    { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    form.toString(),
+  );
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(res.body) as Record<string, unknown>;
     if (typeof body !== "object" || body === null) throw new Error();
   } catch {
-    throw new SignerError("ERR_NETWORK", `the broker at ${brokerUrl} answered ${res.status} without a JSON body; is brokerUrl right?`, { status: res.status });
+    throw new SignerError(
+      "ERR_NETWORK",
+      `the broker at ${brokerUrl} answered ${res.status} without a JSON body; is brokerUrl right?`,
+      { status: res.status },
+    );
   }
   if (res.status !== 200) {
     const error = typeof body.error === "string" ? body.error.slice(0, 64) : "unknown_error";
-    const description = typeof body.error_description === "string" ? body.error_description.split(subjectToken).join("[subject token]").slice(0, MAX_DESCRIPTION_CHARS) : "";
-    throw new SignerError("ERR_EXCHANGE", `the broker refused the exchange for ${resource}: ${error}${description ? `: ${description}` : ""}`, { oauthError: error, status: res.status });
+    const description =
+      typeof body.error_description === "string"
+        ? body.error_description.split(subjectToken).join("[subject token]").slice(0, MAX_DESCRIPTION_CHARS)
+        : "";
+    throw new SignerError(
+      "ERR_EXCHANGE",
+      `the broker refused the exchange for ${resource}: ${error}${description ? `: ${description}` : ""}`,
+      { oauthError: error, status: res.status },
+    );
   }
   if (typeof body.access_token !== "string" || typeof body.expires_in !== "number") {
     throw new SignerError("ERR_NETWORK", `the broker at ${brokerUrl} answered 200 without access_token/expires_in`);

@@ -15,14 +15,21 @@ export function readFederatedToken(tokenFile: string, nowMs: number = Date.now()
   let token: string;
   try {
     if (statSync(tokenFile).size > MAX_FEDERATED_TOKEN_BYTES) {
-      throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: larger than ${MAX_FEDERATED_TOKEN_BYTES} bytes; is it the right file?`);
+      throw new SignerError(
+        "ERR_CREDENTIAL",
+        `federated token file ${tokenFile}: larger than ${MAX_FEDERATED_TOKEN_BYTES} bytes; is it the right file?`,
+      );
     }
     token = readFileSync(tokenFile, "utf8").trim();
   } catch (e) {
     if (e instanceof SignerError) throw e;
-    throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `federated token file ${tokenFile}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
-  if (!JWT_SHAPE.test(token)) throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: does not hold a JWT`);
+  if (!JWT_SHAPE.test(token))
+    throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: does not hold a JWT`);
   let exp: unknown;
   try {
     exp = (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: unknown }).exp;
@@ -31,7 +38,10 @@ export function readFederatedToken(tokenFile: string, nowMs: number = Date.now()
   }
   // Sending an expired token only earns an opaque AADSTS error; say what is actually wrong.
   if (typeof exp === "number" && exp * 1000 <= nowMs) {
-    throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: the token expired at ${new Date(exp * 1000).toISOString()}; is whatever refreshes this file running?`);
+    throw new SignerError(
+      "ERR_CREDENTIAL",
+      `federated token file ${tokenFile}: the token expired at ${new Date(exp * 1000).toISOString()}; is whatever refreshes this file running?`,
+    );
   }
   return token;
 }

@@ -18,11 +18,16 @@ export function tokenHash(token: string): string {
   return createHash("sha256").update(token).digest("hex").slice(0, TOKEN_HASH_HEX_CHARS);
 }
 
-export function createLogger(write: (line: string) => void = (l) => process.stderr.write(l), level: LogLevel = "info"): Logger {
-  const emit = (lvl: LogLevel) => (event: string, fields: LogFields = {}) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields })}\n`);
-  };
+export function createLogger(
+  write: (line: string) => void = (l) => process.stderr.write(l),
+  level: LogLevel = "info",
+): Logger {
+  const emit =
+    (lvl: LogLevel) =>
+    (event: string, fields: LogFields = {}) => {
+      if (ORDER[lvl] < ORDER[level]) return;
+      write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields })}\n`);
+    };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 

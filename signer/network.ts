@@ -19,7 +19,13 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 export type HttpResponse = { status: number; headers: Record<string, string>; body: string };
 
 export type HttpClient = {
-  request(method: "GET" | "POST", url: string, headers: Record<string, string>, body?: string, timeoutMs?: number): Promise<HttpResponse>;
+  request(
+    method: "GET" | "POST",
+    url: string,
+    headers: Record<string, string>,
+    body?: string,
+    timeoutMs?: number,
+  ): Promise<HttpResponse>;
 };
 
 export function readCaFile(caFile: string | undefined): string | undefined {
@@ -27,7 +33,10 @@ export function readCaFile(caFile: string | undefined): string | undefined {
   try {
     return readFileSync(caFile, "utf8");
   } catch (e) {
-    throw new SignerError("ERR_CONFIG", `CA file ${caFile}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new SignerError(
+      "ERR_CONFIG",
+      `CA file ${caFile}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
 }
 
@@ -54,23 +63,38 @@ export function createHttpClient(caPem: string | undefined): HttpClient {
             res.on("data", (chunk: Buffer) => {
               size += chunk.length;
               if (size > MAX_RESPONSE_BYTES) {
-                req.destroy(new SignerError("ERR_NETWORK", `${u.origin} sent a response larger than ${MAX_RESPONSE_BYTES} bytes`));
+                req.destroy(
+                  new SignerError("ERR_NETWORK", `${u.origin} sent a response larger than ${MAX_RESPONSE_BYTES} bytes`),
+                );
                 return;
               }
               chunks.push(chunk);
             });
             res.on("end", () => {
               const out: Record<string, string> = {};
-              for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
-              resolvePromise({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks).toString("utf8") });
+              for (const [k, v] of Object.entries(res.headers))
+                if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+              resolvePromise({
+                status: res.statusCode ?? 0,
+                headers: out,
+                body: Buffer.concat(chunks).toString("utf8"),
+              });
             });
             res.on("error", reject);
           },
         );
-        req.on("timeout", () => req.destroy(new SignerError("ERR_NETWORK", `${u.origin} did not answer within ${timeoutMs} ms`)));
+        req.on("timeout", () =>
+          req.destroy(new SignerError("ERR_NETWORK", `${u.origin} did not answer within ${timeoutMs} ms`)),
+        );
         req.on("error", (e) => {
           if (e instanceof SignerError) reject(e);
-          else reject(new SignerError("ERR_NETWORK", `cannot reach ${u.origin}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+          else
+            reject(
+              new SignerError(
+                "ERR_NETWORK",
+                `cannot reach ${u.origin}: ${(e as NodeJS.ErrnoException).code ?? e.message}`,
+              ),
+            );
         });
         req.end(body);
       });
@@ -96,7 +120,11 @@ export function createMsalNetworkClient(client: HttpClient): INetworkModule {
     return { status: res.status, headers: res.headers, body: parsed as T };
   };
   return {
-    async sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+    async sendGetRequestAsync<T>(
+      url: string,
+      options?: NetworkRequestOptions,
+      timeout?: number,
+    ): Promise<NetworkResponse<T>> {
       return toMsal<T>(await client.request("GET", url, options?.headers ?? {}, undefined, timeout));
     },
     async sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {

@@ -29,7 +29,11 @@ export function createSignerService(config: SignerConfig, options: ServiceOption
     certificates = config.credential.certificates.map(loadCertificateCredential);
     // Fail at start, not at the first request, when no certificate is usable now.
     const signing = selectSigningCredential(certificates, new Date(now()));
-    log.info("credential.loaded", { kind: "certificate", certificates: certificates.length, signingThumbprintSha256: signing.thumbprintSha256 });
+    log.info("credential.loaded", {
+      kind: "certificate",
+      certificates: certificates.length,
+      signingThumbprintSha256: signing.thumbprintSha256,
+    });
   } else {
     log.info("credential.loaded", { kind: "federated", tokenFile: config.credential.tokenFile });
   }
@@ -47,12 +51,26 @@ export function createSignerService(config: SignerConfig, options: ServiceOption
       return tokens.getToken(scope);
     },
     async exchange(resource, scope) {
-      if (config.brokerUrl === undefined) throw new SignerError("ERR_CONFIG", "brokerUrl: not set; set BROKER_SIGNER_BROKER_URL or \"brokerUrl\" in the config file");
-      if (config.brokerScope === undefined) throw new SignerError("ERR_CONFIG", "brokerScope: not set; set BROKER_SIGNER_BROKER_SCOPE or \"brokerScope\" (the broker app's scope, e.g. api://broker/.default)");
+      if (config.brokerUrl === undefined)
+        throw new SignerError(
+          "ERR_CONFIG",
+          'brokerUrl: not set; set BROKER_SIGNER_BROKER_URL or "brokerUrl" in the config file',
+        );
+      if (config.brokerScope === undefined)
+        throw new SignerError(
+          "ERR_CONFIG",
+          'brokerScope: not set; set BROKER_SIGNER_BROKER_SCOPE or "brokerScope" (the broker app\'s scope, e.g. api://broker/.default)',
+        );
       validateResource(resource);
       const entra = await tokens.getToken(config.brokerScope);
       const out = await exchangeToken(http, config.brokerUrl, entra.accessToken, resource, scope);
-      log.info("token.exchanged", { resource, scope: out.scope, subjectTokenHash: tokenHash(entra.accessToken), tokenHash: tokenHash(out.access_token), expiresIn: out.expires_in });
+      log.info("token.exchanged", {
+        resource,
+        scope: out.scope,
+        subjectTokenHash: tokenHash(entra.accessToken),
+        tokenHash: tokenHash(out.access_token),
+        expiresIn: out.expires_in,
+      });
       return out;
     },
     describe: () => tokens.describe(),

@@ -53,14 +53,25 @@ function prepareDirectory(dir: string): void {
   try {
     mkdirSync(dir, { mode: DIR_MODE });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new SignerError("ERR_SOCKET", `cannot create socket directory ${dir} (${(e as NodeJS.ErrnoException).code}); its parent must exist`);
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+      throw new SignerError(
+        "ERR_SOCKET",
+        `cannot create socket directory ${dir} (${(e as NodeJS.ErrnoException).code}); its parent must exist`,
+      );
   }
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw new SignerError("ERR_SOCKET", `socket directory ${dir} is not a directory`);
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new SignerError("ERR_SOCKET", `socket directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); use a directory of your own`);
+  if (uid !== undefined && st.uid !== uid)
+    throw new SignerError(
+      "ERR_SOCKET",
+      `socket directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); use a directory of your own`,
+    );
   if ((st.mode & 0o077) !== 0) {
-    throw new SignerError("ERR_SOCKET", `socket directory ${dir} has mode ${(st.mode & 0o777).toString(8)}; other users could reach the socket: run \`chmod 700 ${dir}\``);
+    throw new SignerError(
+      "ERR_SOCKET",
+      `socket directory ${dir} has mode ${(st.mode & 0o777).toString(8)}; other users could reach the socket: run \`chmod 700 ${dir}\``,
+    );
   }
 }
 
@@ -72,7 +83,11 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
   } catch {
     return;
   }
-  if (!st.isSocket()) throw new SignerError("ERR_SOCKET", `${socketPath} exists and is not a socket; remove it or choose another socket path`);
+  if (!st.isSocket())
+    throw new SignerError(
+      "ERR_SOCKET",
+      `${socketPath} exists and is not a socket; remove it or choose another socket path`,
+    );
   const live = await new Promise<boolean>((resolve) => {
     const c = net.connect(socketPath);
     c.once("connect", () => {
@@ -81,13 +96,21 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
     });
     c.once("error", () => resolve(false));
   });
-  if (live) throw new SignerError("ERR_SOCKET", `another process is already listening on ${socketPath}; stop it or choose another socket path`);
+  if (live)
+    throw new SignerError(
+      "ERR_SOCKET",
+      `another process is already listening on ${socketPath}; stop it or choose another socket path`,
+    );
   unlinkSync(socketPath);
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -109,23 +132,48 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
-async function handle(req: http.IncomingMessage, service: SignerService): Promise<{ status: number; body: unknown; log: Record<string, string | number> }> {
+async function handle(
+  req: http.IncomingMessage,
+  service: SignerService,
+): Promise<{ status: number; body: unknown; log: Record<string, string | number> }> {
   const url = new URL(req.url ?? "/", "http://signer.invalid");
   if (url.pathname === "/token") {
-    if (req.method !== "GET") return { status: 405, body: { error: "invalid_request", error_description: "use GET /token?scope=<scope>", code: "ERR_REQUEST" }, log: {} };
+    if (req.method !== "GET")
+      return {
+        status: 405,
+        body: { error: "invalid_request", error_description: "use GET /token?scope=<scope>", code: "ERR_REQUEST" },
+        log: {},
+      };
     const scopes = url.searchParams.getAll("scope");
-    if (scopes.length !== 1 || !scopes[0]) throw new SignerError("ERR_REQUEST", "give exactly one scope: GET /token?scope=api://<app>/.default");
+    if (scopes.length !== 1 || !scopes[0])
+      throw new SignerError("ERR_REQUEST", "give exactly one scope: GET /token?scope=api://<app>/.default");
     const t = await service.getToken(scopes[0]);
     const expiresIn = Math.max(0, Math.floor((t.expiresOn.getTime() - Date.now()) / 1000));
     return {
       status: 200,
-      body: { access_token: t.accessToken, token_type: "Bearer", expires_in: expiresIn, expires_on: Math.floor(t.expiresOn.getTime() / 1000), scope: t.scope },
+      body: {
+        access_token: t.accessToken,
+        token_type: "Bearer",
+        expires_in: expiresIn,
+        expires_on: Math.floor(t.expiresOn.getTime() / 1000),
+        scope: t.scope,
+      },
       log: { scope: t.scope, tokenHash: tokenHash(t.accessToken) },
     };
   }
   if (url.pathname === "/exchange") {
-    if (req.method !== "POST") return { status: 405, body: { error: "invalid_request", error_description: "use POST /exchange with JSON {resource, scope?}", code: "ERR_REQUEST" }, log: {} };
-    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) throw new SignerError("ERR_REQUEST", "POST /exchange needs content-type: application/json");
+    if (req.method !== "POST")
+      return {
+        status: 405,
+        body: {
+          error: "invalid_request",
+          error_description: "use POST /exchange with JSON {resource, scope?}",
+          code: "ERR_REQUEST",
+        },
+        log: {},
+      };
+    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
+      throw new SignerError("ERR_REQUEST", "POST /exchange needs content-type: application/json");
     let parsed: unknown;
     try {
       parsed = JSON.parse(await readBody(req));
@@ -133,51 +181,95 @@ async function handle(req: http.IncomingMessage, service: SignerService): Promis
       if (e instanceof SignerError) throw e;
       throw new SignerError("ERR_REQUEST", "POST /exchange body is not JSON");
     }
-    const { resource, scope } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { resource?: unknown; scope?: unknown };
-    if (typeof resource !== "string") throw new SignerError("ERR_REQUEST", "POST /exchange needs a string \"resource\" (the downstream origin)");
-    if (scope !== undefined && typeof scope !== "string") throw new SignerError("ERR_REQUEST", "\"scope\" must be a string (space-separated scopes)");
+    const { resource, scope } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
+      resource?: unknown;
+      scope?: unknown;
+    };
+    if (typeof resource !== "string")
+      throw new SignerError("ERR_REQUEST", 'POST /exchange needs a string "resource" (the downstream origin)');
+    if (scope !== undefined && typeof scope !== "string")
+      throw new SignerError("ERR_REQUEST", '"scope" must be a string (space-separated scopes)');
     const out = await service.exchange(resource, scope);
     return { status: 200, body: out, log: { resource, tokenHash: tokenHash(out.access_token) } };
   }
   if (url.pathname === "/health" && req.method === "GET") {
     return { status: 200, body: { status: "ok", credential: service.describe(), stats: service.stats() }, log: {} };
   }
-  return { status: 404, body: { error: "not_found", error_description: "endpoints: GET /token?scope=, POST /exchange, GET /health", code: "ERR_REQUEST" }, log: {} };
+  return {
+    status: 404,
+    body: {
+      error: "not_found",
+      error_description: "endpoints: GET /token?scope=, POST /exchange, GET /health",
+      code: "ERR_REQUEST",
+    },
+    log: {},
+  };
 }
 
-export async function startSocketServer(options: { socketPath: string; service: SignerService; log: Logger }): Promise<SocketServer> {
+export async function startSocketServer(options: {
+  socketPath: string;
+  service: SignerService;
+  log: Logger;
+}): Promise<SocketServer> {
   const { service, log } = options;
   const socketPath = validateSocketPath(options.socketPath, "socket path");
   prepareDirectory(dirname(socketPath));
   await clearStaleSocket(socketPath);
 
-  const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
-    const started = Date.now();
-    handle(req, service)
-      .then(({ status, body, log: fields }) => {
-        send(res, status, body);
-        log.info("request", { method: req.method ?? "", path: (req.url ?? "").split("?")[0] ?? "", status, ms: Date.now() - started, ...fields });
-      })
-      .catch((e: unknown) => {
-        if (e instanceof SignerError) {
-          const mapped = statusFor(e.code);
-          // The broker's own OAuth status and error code are the useful ones for an exchange refusal.
-          const status = e.code === "ERR_EXCHANGE" && e.status !== undefined ? e.status : mapped.status;
-          const error = (e.code === "ERR_EXCHANGE" || e.code === "ERR_TOKEN") && e.oauthError ? e.oauthError : mapped.error;
-          send(res, status, { error, error_description: e.message, code: e.code });
-          log.warn("request.failed", { method: req.method ?? "", path: (req.url ?? "").split("?")[0] ?? "", status, code: e.code, message: e.message });
-        } else {
-          send(res, 500, { error: "server_error", error_description: "internal error (see the signer's log)", code: "ERR_INTERNAL" });
-          log.error("request.crashed", { message: e instanceof Error ? e.message : "unknown" });
-        }
-      });
-  });
+  const server = http.createServer(
+    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+    (req, res) => {
+      const started = Date.now();
+      handle(req, service)
+        .then(({ status, body, log: fields }) => {
+          send(res, status, body);
+          log.info("request", {
+            method: req.method ?? "",
+            path: (req.url ?? "").split("?")[0] ?? "",
+            status,
+            ms: Date.now() - started,
+            ...fields,
+          });
+        })
+        .catch((e: unknown) => {
+          if (e instanceof SignerError) {
+            const mapped = statusFor(e.code);
+            // The broker's own OAuth status and error code are the useful ones for an exchange refusal.
+            const status = e.code === "ERR_EXCHANGE" && e.status !== undefined ? e.status : mapped.status;
+            const error =
+              (e.code === "ERR_EXCHANGE" || e.code === "ERR_TOKEN") && e.oauthError ? e.oauthError : mapped.error;
+            send(res, status, { error, error_description: e.message, code: e.code });
+            log.warn("request.failed", {
+              method: req.method ?? "",
+              path: (req.url ?? "").split("?")[0] ?? "",
+              status,
+              code: e.code,
+              message: e.message,
+            });
+          } else {
+            send(res, 500, {
+              error: "server_error",
+              error_description: "internal error (see the signer's log)",
+              code: "ERR_INTERNAL",
+            });
+            log.error("request.crashed", { message: e instanceof Error ? e.message : "unknown" });
+          }
+        });
+    },
+  );
 
   // The umask makes the socket file 0600 from its first moment; the chmod below is belt and braces.
   const previousUmask = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (e) => reject(new SignerError("ERR_SOCKET", `cannot listen on ${socketPath}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+      server.once("error", (e) =>
+        reject(
+          new SignerError(
+            "ERR_SOCKET",
+            `cannot listen on ${socketPath}: ${(e as NodeJS.ErrnoException).code ?? e.message}`,
+          ),
+        ),
+      );
       server.listen(socketPath, () => resolve());
     });
   } finally {

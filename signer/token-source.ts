@@ -4,7 +4,13 @@
  * callers, refresh ahead of expiry in the background, and assertions signed once per request sent
  * to Entra ID rather than once per cached read.
  */
-import { AuthError, ConfidentialClientApplication, LogLevel, type AuthenticationResult, type INetworkModule } from "@azure/msal-node";
+import {
+  AuthError,
+  ConfidentialClientApplication,
+  LogLevel,
+  type AuthenticationResult,
+  type INetworkModule,
+} from "@azure/msal-node";
 import { createAssertionSigner, type AssertionSigner } from "./assertion.ts";
 import type { SignerConfig } from "./config.ts";
 import type { CertificateCredential } from "./credential.ts";
@@ -29,7 +35,11 @@ export type TokenSource = {
 };
 
 export type CredentialDescription =
-  | { kind: "certificate"; signingThumbprintSha256: string; certificates: { thumbprintSha256: string; thumbprintSha1: string; notBefore: string; notAfter: string }[] }
+  | {
+      kind: "certificate";
+      signingThumbprintSha256: string;
+      certificates: { thumbprintSha256: string; thumbprintSha1: string; notBefore: string; notAfter: string }[];
+    }
   | { kind: "federated"; tokenFile: string };
 
 /**
@@ -71,7 +81,11 @@ function authorityMetadata(config: SignerConfig): string {
  * Watches what msal actually sends so a client assertion goes over the wire at most once (unique jti
  * per request), and keeps the last transport failure: msal replaces it with a bare "network_error".
  */
-function trackingNetwork(inner: INetworkModule, onAssertionSent: (assertion: string) => void, onFailure: (e: unknown) => void): INetworkModule {
+function trackingNetwork(
+  inner: INetworkModule,
+  onAssertionSent: (assertion: string) => void,
+  onFailure: (e: unknown) => void,
+): INetworkModule {
   const watch = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e: unknown) => {
       onFailure(e);
@@ -90,14 +104,22 @@ function trackingNetwork(inner: INetworkModule, onAssertionSent: (assertion: str
 function mapMsalError(e: unknown, scope: string, lastNetworkError: unknown): SignerError {
   if (e instanceof SignerError) return e;
   if (e instanceof AuthError && e.errorCode === "network_error" && lastNetworkError instanceof SignerError) {
-    return new SignerError("ERR_NETWORK", `no token for ${scope}: ${lastNetworkError.message}; check authorityHost and caFile`);
+    return new SignerError(
+      "ERR_NETWORK",
+      `no token for ${scope}: ${lastNetworkError.message}; check authorityHost and caFile`,
+    );
   }
   if (e instanceof AuthError) {
     // errorMessage is Entra's error_description (AADSTS code + text, trace ids): no secrets, and what an operator needs.
     const first = (e.errorMessage || e.message).split(/\r?\n/)[0]?.slice(0, 500) ?? "";
-    return new SignerError("ERR_TOKEN", `Entra ID did not issue a token for ${scope}: ${e.errorCode}: ${first}`, { oauthError: e.errorCode });
+    return new SignerError("ERR_TOKEN", `Entra ID did not issue a token for ${scope}: ${e.errorCode}: ${first}`, {
+      oauthError: e.errorCode,
+    });
   }
-  return new SignerError("ERR_TOKEN", `Entra ID did not issue a token for ${scope}: ${e instanceof Error ? e.message : "unknown error"}`);
+  return new SignerError(
+    "ERR_TOKEN",
+    `Entra ID did not issue a token for ${scope}: ${e instanceof Error ? e.message : "unknown error"}`,
+  );
 }
 
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
@@ -106,7 +128,12 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   let signer: AssertionSigner | undefined;
 
   if (config.credential.kind === "certificate") {
-    signer = createAssertionSigner({ clientId: config.clientId, tokenEndpoint: config.tokenEndpoint, credentials: options.certificates ?? [], now });
+    signer = createAssertionSigner({
+      clientId: config.clientId,
+      tokenEndpoint: config.tokenEndpoint,
+      credentials: options.certificates ?? [],
+      now,
+    });
   }
   const credential = config.credential;
   let tokenRequests = 0;
@@ -115,7 +142,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const clientAssertion = async ({ tokenEndpoint }: { tokenEndpoint?: string }): Promise<string> => {
     if (credential.kind === "federated") return readFederatedToken(credential.tokenFile, now());
     if (tokenEndpoint !== undefined && tokenEndpoint !== config.tokenEndpoint) {
-      throw new SignerError("ERR_CREDENTIAL", `refusing to sign a client assertion for ${tokenEndpoint}: only ${config.tokenEndpoint} is allowed`);
+      throw new SignerError(
+        "ERR_CREDENTIAL",
+        `refusing to sign a client assertion for ${tokenEndpoint}: only ${config.tokenEndpoint} is allowed`,
+      );
     }
     return signer!.assertion(config.tokenEndpoint);
   };
@@ -164,17 +194,29 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     let result: AuthenticationResult | null;
     try {
       // MSAL_FORCE_REGION in the environment would otherwise switch msal to a regional token endpoint.
-      result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache, azureRegion: "DisableMsalForceRegion" });
+      result = await app.acquireTokenByClientCredential({
+        scopes: [scope],
+        skipCache,
+        azureRegion: "DisableMsalForceRegion",
+      });
     } catch (e) {
       throw mapMsalError(e, scope, lastNetworkError);
     }
-    if (!result?.accessToken || !result.expiresOn) throw new SignerError("ERR_TOKEN", `Entra ID answered without an access token for ${scope}`);
-    if (!result.fromCache) log.info("token.acquired", { scope, tokenHash: tokenHash(result.accessToken), expiresOn: result.expiresOn.toISOString(), signatures: signer?.signatures });
+    if (!result?.accessToken || !result.expiresOn)
+      throw new SignerError("ERR_TOKEN", `Entra ID answered without an access token for ${scope}`);
+    if (!result.fromCache)
+      log.info("token.acquired", {
+        scope,
+        tokenHash: tokenHash(result.accessToken),
+        expiresOn: result.expiresOn.toISOString(),
+        signatures: signer?.signatures,
+      });
     const token: AccessToken = { accessToken: result.accessToken, expiresOn: result.expiresOn, scope };
     const refreshOn = result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY;
     ready.set(scope, { token, until: Math.min(token.expiresOn.getTime() - REFRESH_AHEAD_MS, refreshOn) });
     const t = now();
-    if (result.fromCache && (token.expiresOn.getTime() - t < REFRESH_AHEAD_MS || t >= refreshOn)) refreshInBackground(scope, t);
+    if (result.fromCache && (token.expiresOn.getTime() - t < REFRESH_AHEAD_MS || t >= refreshOn))
+      refreshInBackground(scope, t);
     return token;
   };
 
@@ -185,7 +227,11 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     const p = acquire(scope, true)
       .then(() => undefined)
       .catch((e: unknown) => {
-        log.warn("token.refresh_failed", { scope, code: e instanceof SignerError ? e.code : "unknown", message: e instanceof Error ? e.message : "" });
+        log.warn("token.refresh_failed", {
+          scope,
+          code: e instanceof SignerError ? e.code : "unknown",
+          message: e instanceof Error ? e.message : "",
+        });
       })
       .finally(() => refreshing.delete(scope));
     refreshing.set(scope, p);

@@ -69,17 +69,48 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
 
   const tenants = listSetting(env.ENTRA_TENANT_IDS, "ENTRA_TENANT_IDS", problem);
   for (const tid of tenants) {
-    if (!GUID.test(tid)) problem("ENTRA_TENANT_IDS", `has "${tid}", which is not a lower-case tenant GUID (names like contoso.onmicrosoft.com are not accepted: tokens carry the GUID)`);
+    if (!GUID.test(tid))
+      problem(
+        "ENTRA_TENANT_IDS",
+        `has "${tid}", which is not a lower-case tenant GUID (names like contoso.onmicrosoft.com are not accepted: tokens carry the GUID)`,
+      );
   }
   const audiences = listSetting(env.ENTRA_AUDIENCES, "ENTRA_AUDIENCES", problem);
 
-  const requireCertificateClients = booleanSetting(env.REQUIRE_CERTIFICATE_CLIENTS, "REQUIRE_CERTIFICATE_CLIENTS", true, problem);
-  const clockSkewSeconds = integerSetting(env.CLOCK_SKEW_SECONDS, "CLOCK_SKEW_SECONDS", 60, 0, MAX_CLOCK_SKEW_SECONDS, problem);
-  const maxTokenAgeSeconds = integerSetting(env.MAX_SUBJECT_TOKEN_AGE_SECONDS, "MAX_SUBJECT_TOKEN_AGE_SECONDS", 24 * 3600, 60, 28 * 3600, problem);
-  const maxTokenTtlSeconds = integerSetting(env.MAX_TOKEN_TTL_SECONDS, "MAX_TOKEN_TTL_SECONDS", 900, 10, 24 * 3600, problem);
+  const requireCertificateClients = booleanSetting(
+    env.REQUIRE_CERTIFICATE_CLIENTS,
+    "REQUIRE_CERTIFICATE_CLIENTS",
+    true,
+    problem,
+  );
+  const clockSkewSeconds = integerSetting(
+    env.CLOCK_SKEW_SECONDS,
+    "CLOCK_SKEW_SECONDS",
+    60,
+    0,
+    MAX_CLOCK_SKEW_SECONDS,
+    problem,
+  );
+  const maxTokenAgeSeconds = integerSetting(
+    env.MAX_SUBJECT_TOKEN_AGE_SECONDS,
+    "MAX_SUBJECT_TOKEN_AGE_SECONDS",
+    24 * 3600,
+    60,
+    28 * 3600,
+    problem,
+  );
+  const maxTokenTtlSeconds = integerSetting(
+    env.MAX_TOKEN_TTL_SECONDS,
+    "MAX_TOKEN_TTL_SECONDS",
+    900,
+    10,
+    24 * 3600,
+    problem,
+  );
 
   let policy: Policy | undefined;
-  if (env.POLICY === undefined) problem("POLICY", "is not set: add a [vars.POLICY] table (or a JSON string) with a \"rules\" array to wrangler.toml");
+  if (env.POLICY === undefined)
+    problem("POLICY", 'is not set: add a [vars.POLICY] table (or a JSON string) with a "rules" array to wrangler.toml');
   else {
     const parsed = parsePolicy(env.POLICY);
     if (parsed.ok) policy = parsed.value;
@@ -116,7 +147,12 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
 
 type Problem = (setting: string, text: string) => void;
 
-function originSetting(value: unknown, setting: string, fallback: string | undefined, problem: Problem): string | undefined {
+function originSetting(
+  value: unknown,
+  setting: string,
+  fallback: string | undefined,
+  problem: Problem,
+): string | undefined {
   const raw = (typeof value === "string" ? value.trim() : undefined) || fallback;
   if (value !== undefined && typeof value !== "string") {
     problem(setting, "must be a string");
@@ -128,7 +164,10 @@ function originSetting(value: unknown, setting: string, fallback: string | undef
   }
   const origin = canonicalOrigin(raw);
   if (!origin.ok) {
-    problem(setting, `is "${raw}": it must be an https origin with no path or trailing slash (http only for a loopback host such as http://127.0.0.1:8787)`);
+    problem(
+      setting,
+      `is "${raw}": it must be an https origin with no path or trailing slash (http only for a loopback host such as http://127.0.0.1:8787)`,
+    );
     return undefined;
   }
   return origin.value;
@@ -137,8 +176,12 @@ function originSetting(value: unknown, setting: string, fallback: string | undef
 function listSetting(value: unknown, setting: string, problem: Problem): string[] {
   // A comma-separated string (how secrets and --var deliver it) or a TOML array of strings.
   const raw = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [];
-  if (raw.some((item) => typeof item !== "string")) problem(setting, "must be a comma-separated string or an array of strings");
-  const items = raw.filter((item): item is string => typeof item === "string").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (raw.some((item) => typeof item !== "string"))
+    problem(setting, "must be a comma-separated string or an array of strings");
+  const items = raw
+    .filter((item): item is string => typeof item === "string")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) problem(setting, "is not set: give a comma-separated list");
   return items;
 }
@@ -151,7 +194,14 @@ function booleanSetting(value: unknown, setting: string, fallback: boolean, prob
   return fallback;
 }
 
-function integerSetting(value: unknown, setting: string, fallback: number, min: number, max: number, problem: Problem): number {
+function integerSetting(
+  value: unknown,
+  setting: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problem: Problem,
+): number {
   if (value === undefined || value === "") return fallback;
   const n = Number(value);
   if ((typeof value !== "string" && typeof value !== "number") || !/^\d+$/.test(String(value)) || n < min || n > max) {
@@ -160,4 +210,3 @@ function integerSetting(value: unknown, setting: string, fallback: number, min: 
   }
   return n;
 }
-

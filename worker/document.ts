@@ -43,7 +43,8 @@ export function parseNamedList<T extends { readonly name: string }>(
   const items: T[] = [];
   const names = new Set<string>();
   list.forEach((value: unknown, index: number) => {
-    const label = isObject(value) && typeof value.name === "string" ? `${spec.kind} "${value.name}"` : `${spec.field}[${index}]`;
+    const label =
+      isObject(value) && typeof value.name === "string" ? `${spec.kind} "${value.name}"` : `${spec.field}[${index}]`;
     const report: Report = (field, problem) => problems.push(`${label}: ${field}: ${problem}`);
     const item = parseItem(value, report);
     if (!item) return;
@@ -68,6 +69,11 @@ export function fieldChecker(report: Report): { fail: Report; failed: () => bool
 }
 
 /** Unknown fields are usually typos of known ones: refuse them rather than ignore a misspelt limit. */
-export function rejectUnknownFields(value: Record<string, unknown>, known: readonly string[], prefix: string, fail: Report): void {
+export function rejectUnknownFields(
+  value: Record<string, unknown>,
+  known: readonly string[],
+  prefix: string,
+  fail: Report,
+): void {
   for (const key of Object.keys(value)) if (!known.includes(key)) fail(`${prefix}${key}`, "unknown field");
 }

@@ -103,13 +103,21 @@ export async function verifyEntraToken(
   const acr = version === "2.0" ? claims.azpacr : claims.appidacr;
   if (typeof appId !== "string" || !GUID.test(appId)) return err("client_id_missing");
   // Own properties only: "constructor" or "__proto__" must not resolve through Object.prototype.
-  const clientAuth = typeof acr === "string" && Object.hasOwn(CLIENT_AUTH, acr) ? CLIENT_AUTH[acr as keyof typeof CLIENT_AUTH] : undefined;
+  const clientAuth =
+    typeof acr === "string" && Object.hasOwn(CLIENT_AUTH, acr)
+      ? CLIENT_AUTH[acr as keyof typeof CLIENT_AUTH]
+      : undefined;
   if (!clientAuth) return err("client_id_missing");
-  if (entra.requireCertificateClients && clientAuth !== "certificate") return err("client_not_certificate_authenticated");
+  if (entra.requireCertificateClients && clientAuth !== "certificate")
+    return err("client_not_certificate_authenticated");
   if (typeof claims.oid !== "string" || claims.oid.length === 0) return err("object_id_missing");
 
   const roles = claims.roles ?? [];
-  if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((r) => typeof r === "string" && r.length > 0 && r.length <= 256)) {
+  if (
+    !Array.isArray(roles) ||
+    roles.length > MAX_ROLES ||
+    !roles.every((r) => typeof r === "string" && r.length > 0 && r.length <= 256)
+  ) {
     return err("roles_malformed");
   }
 

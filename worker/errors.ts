@@ -13,7 +13,12 @@ export type ExchangeFailure =
 
 export interface WireError {
   readonly status: 400 | 401 | 415 | 413 | 503;
-  readonly error: "invalid_request" | "unsupported_grant_type" | "invalid_target" | "invalid_scope" | "temporarily_unavailable";
+  readonly error:
+    | "invalid_request"
+    | "unsupported_grant_type"
+    | "invalid_target"
+    | "invalid_scope"
+    | "temporarily_unavailable";
   readonly description: string;
   readonly retryAfterSeconds?: number;
 }
@@ -59,12 +64,24 @@ export function toWireError(failure: ExchangeFailure): WireError {
       switch (failure.denial.reason) {
         case "no_roles":
         case "resource_not_granted":
-          return { status: 400, error: "invalid_target", description: "the requested resource is not granted to this client" };
+          return {
+            status: 400,
+            error: "invalid_target",
+            description: "the requested resource is not granted to this client",
+          };
         case "scope_not_granted":
-          return { status: 400, error: "invalid_scope", description: `scope not granted for this resource: ${failure.denial.scopes.join(" ")}` };
+          return {
+            status: 400,
+            error: "invalid_scope",
+            description: `scope not granted for this resource: ${failure.denial.scopes.join(" ")}`,
+          };
       }
     case "lifetime":
-      return { status: 400, error: "invalid_request", description: "subject_token expires too soon to issue a token; get a fresh one" };
+      return {
+        status: 400,
+        error: "invalid_request",
+        description: "subject_token expires too soon to issue a token; get a fresh one",
+      };
   }
 }
 
@@ -82,28 +99,49 @@ function requestError(problem: RequestProblem): WireError {
     case "grant_type_missing":
       return bad("grant_type is required");
     case "grant_type_unsupported":
-      return { status: 400, error: "unsupported_grant_type", description: "only urn:ietf:params:oauth:grant-type:token-exchange is supported" };
+      return {
+        status: 400,
+        error: "unsupported_grant_type",
+        description: "only urn:ietf:params:oauth:grant-type:token-exchange is supported",
+      };
     case "subject_token_missing":
       return bad("subject_token is required");
     case "subject_token_type_unsupported":
-      return bad("subject_token_type must be urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt");
+      return bad(
+        "subject_token_type must be urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt",
+      );
     case "requested_token_type_unsupported":
-      return bad("requested_token_type must be urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt");
+      return bad(
+        "requested_token_type must be urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt",
+      );
     case "actor_token_unsupported":
       return bad("actor_token (delegation) is not supported");
     case "audience_unsupported":
-      return { status: 400, error: "invalid_target", description: "audience is not supported: name the origin with resource" };
+      return {
+        status: 400,
+        error: "invalid_target",
+        description: "audience is not supported: name the origin with resource",
+      };
     case "resource_missing":
-      return { status: 400, error: "invalid_target", description: "resource is required: the origin the token is for, e.g. https://api.example.com" };
+      return {
+        status: 400,
+        error: "invalid_target",
+        description: "resource is required: the origin the token is for, e.g. https://api.example.com",
+      };
     case "resource_repeated":
       return { status: 400, error: "invalid_target", description: "exactly one resource per request" };
     case "resource_not_canonical":
       return {
         status: 400,
         error: "invalid_target",
-        description: "resource must be a canonical origin: lower-case https://host[:port] with no path, query, fragment, userinfo, default port or trailing dot",
+        description:
+          "resource must be a canonical origin: lower-case https://host[:port] with no path, query, fragment, userinfo, default port or trailing dot",
       };
     case "scope_malformed":
-      return { status: 400, error: "invalid_scope", description: "scope must be space-separated scope tokens (RFC 6749 §3.3)" };
+      return {
+        status: 400,
+        error: "invalid_scope",
+        description: "scope must be space-separated scope tokens (RFC 6749 §3.3)",
+      };
   }
 }

@@ -15,7 +15,16 @@ const ACCEPTED_SUBJECT_TYPES = [TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT];
 export const MAX_BODY_BYTES = 32 * 1024;
 const MAX_SCOPES = 64; // no legitimate request names more; bounds the subset check
 /** The RFC 8693 parameters we read that must appear at most once (`resource` is handled apart). */
-const SINGLE_VALUED: ReadonlySet<string> = new Set(["grant_type", "subject_token", "subject_token_type", "requested_token_type", "actor_token", "actor_token_type", "audience", "scope"]);
+const SINGLE_VALUED: ReadonlySet<string> = new Set([
+  "grant_type",
+  "subject_token",
+  "subject_token_type",
+  "requested_token_type",
+  "actor_token",
+  "actor_token_type",
+  "audience",
+  "scope",
+]);
 
 export interface ExchangeRequest {
   readonly subjectToken: string;
@@ -68,7 +77,8 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
   const subjectToken = form.get("subject_token");
   if (!subjectToken) return err({ reason: "subject_token_missing" });
   const subjectTokenType = form.get("subject_token_type");
-  if (!subjectTokenType || !ACCEPTED_SUBJECT_TYPES.includes(subjectTokenType)) return err({ reason: "subject_token_type_unsupported" });
+  if (!subjectTokenType || !ACCEPTED_SUBJECT_TYPES.includes(subjectTokenType))
+    return err({ reason: "subject_token_type_unsupported" });
   if (form.has("actor_token") || form.has("actor_token_type")) return err({ reason: "actor_token_unsupported" });
   const requestedTokenType = form.get("requested_token_type") ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!ACCEPTED_SUBJECT_TYPES.includes(requestedTokenType)) return err({ reason: "requested_token_type_unsupported" });
@@ -85,7 +95,8 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
   let scopes: string[] | undefined;
   if (scope !== null) {
     const tokens = scope.split(" ");
-    if (tokens.length > MAX_SCOPES || !tokens.every((t) => SCOPE_TOKEN.test(t))) return err({ reason: "scope_malformed" });
+    if (tokens.length > MAX_SCOPES || !tokens.every((t) => SCOPE_TOKEN.test(t)))
+      return err({ reason: "scope_malformed" });
     scopes = [...new Set(tokens)];
   }
   return ok({ subjectToken, resource: resource.value, scopes, requestedTokenType });
@@ -98,7 +109,9 @@ async function readBody(request: Request): Promise<Result<string, RequestProblem
   try {
     // With a declared length the runtime's framing bounds the body, and one native read is a
     // fraction of a streamed one (bench/); without one, the stream itself is capped as it arrives.
-    const bytes = request.headers.has("content-length") ? new Uint8Array(await request.arrayBuffer()) : await readCapped(request.body, MAX_BODY_BYTES);
+    const bytes = request.headers.has("content-length")
+      ? new Uint8Array(await request.arrayBuffer())
+      : await readCapped(request.body, MAX_BODY_BYTES);
     if (bytes === "too_large" || bytes.byteLength > MAX_BODY_BYTES) return err({ reason: "body_too_large" });
     return ok(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {

@@ -3,9 +3,9 @@ import { audit } from "./audit.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { createJwksCache } from "./jwks.ts";
 import type { Result } from "./result.ts";
-import { forward } from "./routes/forward.ts";
-import { authorizationServerMetadata, jwksDocument } from "./routes/metadata.ts";
-import { tokenExchange } from "./routes/token.ts";
+import { forward } from "./forward/handler.ts";
+import { authorizationServerMetadata, jwksDocument } from "./http/metadata.ts";
+import { tokenExchange } from "./http/token.ts";
 
 // Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
 const jwks = createJwksCache();
@@ -17,7 +17,8 @@ function configFor(env: Env): Promise<Result<Config, string[]>> {
     config = loadConfig(env).then((result) => {
       if (!result.ok) {
         // The operator's log names every setting to fix; clients only learn that it is broken.
-        for (const problem of result.error) audit({ event: "config_invalid", outcome: "error", reason: "config_invalid", detail: problem }, nowSeconds());
+        for (const problem of result.error)
+          audit({ event: "config_invalid", outcome: "error", reason: "config_invalid", detail: problem }, nowSeconds());
       }
       return result;
     });
@@ -38,7 +39,10 @@ app.get("/healthz", (c) => c.text("ok"));
 app.use(async (c, next) => {
   const config = await configFor(c.env);
   if (!config.ok) {
-    return c.json({ error: "server_error", error_description: "the broker is misconfigured; its log names the settings to fix" }, 500);
+    return c.json(
+      { error: "server_error", error_description: "the broker is misconfigured; its log names the settings to fix" },
+      500,
+    );
   }
   c.set("config", config.value);
   await next();

@@ -154,4 +154,3 @@ function modulusBits(n: string): number {
   const significant = n.replace(/^A+/, ""); // leading zero bits
   return Math.floor((significant.length * 6) / 8) * 8;
 }
-

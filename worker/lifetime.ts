@@ -7,7 +7,12 @@ import { err, ok, type Result } from "./result.ts";
 export const MIN_ISSUED_TTL_SECONDS = 10;
 
 /** A minted token lives min(rule cap, global cap, the subject token's remaining life), whole seconds. */
-export function issuedLifetime(grant: Grant, maxTokenTtlSeconds: number, caller: Caller, now: number): Result<number, "subject_token_expiring"> {
+export function issuedLifetime(
+  grant: Grant,
+  maxTokenTtlSeconds: number,
+  caller: Caller,
+  now: number,
+): Result<number, "subject_token_expiring"> {
   const ttl = Math.floor(Math.min(grant.maxTtlSeconds, maxTokenTtlSeconds, caller.expiresAt - now));
   return ttl < MIN_ISSUED_TTL_SECONDS ? err("subject_token_expiring") : ok(ttl);
 }

@@ -122,22 +122,47 @@ function parseRule(value: unknown, report: Report): Rule | undefined {
   const { fail, failed } = fieldChecker(report);
   rejectUnknownFields(value, ["name", "match", "grant"], "", fail);
   const name = value.name;
-  if (typeof name !== "string" || !RULE_NAME.test(name)) fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
+  if (typeof name !== "string" || !RULE_NAME.test(name))
+    fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
 
   const match = isObject(value.match) ? value.match : (fail("match", "must be an object"), {});
   rejectUnknownFields(match, ["clients", "roles", "tenants"], "match.", fail);
-  const clients = stringList(match.clients, "match.clients", fail, (s) => GUID.test(s), "a lower-case GUID client app id");
-  const roles = stringList(match.roles, "match.roles", fail, (s) => s.length > 0 && s.length <= 256, "a non-empty role value");
+  const clients = stringList(
+    match.clients,
+    "match.clients",
+    fail,
+    (s) => GUID.test(s),
+    "a lower-case GUID client app id",
+  );
+  const roles = stringList(
+    match.roles,
+    "match.roles",
+    fail,
+    (s) => s.length > 0 && s.length <= 256,
+    "a non-empty role value",
+  );
   const tenants = stringList(match.tenants, "match.tenants", fail, (s) => GUID.test(s), "a lower-case GUID tenant id");
   if (clients === undefined && roles === undefined) {
-    fail("match", "needs \"clients\" and/or \"roles\": a rule that matches every caller is not allowed");
+    fail("match", 'needs "clients" and/or "roles": a rule that matches every caller is not allowed');
   }
 
   const grant = isObject(value.grant) ? value.grant : (fail("grant", "must be an object"), {});
   rejectUnknownFields(grant, ["origins", "scopes", "maxTtlSeconds"], "grant.", fail);
-  const origins = stringList(grant.origins, "grant.origins", fail, (s) => canonicalOrigin(s).ok, "a canonical origin such as https://api.example.com (lower case, no path, no default port; http only for loopback)");
+  const origins = stringList(
+    grant.origins,
+    "grant.origins",
+    fail,
+    (s) => canonicalOrigin(s).ok,
+    "a canonical origin such as https://api.example.com (lower case, no path, no default port; http only for loopback)",
+  );
   if (origins === undefined) fail("grant.origins", "is required");
-  const scopes = stringList(grant.scopes, "grant.scopes", fail, (s) => SCOPE_TOKEN.test(s), "a scope token (RFC 6749 §3.3: printable ASCII, no spaces or quotes)");
+  const scopes = stringList(
+    grant.scopes,
+    "grant.scopes",
+    fail,
+    (s) => SCOPE_TOKEN.test(s),
+    "a scope token (RFC 6749 §3.3: printable ASCII, no spaces or quotes)",
+  );
   if (scopes === undefined) fail("grant.scopes", "is required");
   const ttl = grant.maxTtlSeconds;
   if (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_RULE_TTL_SECONDS) {
@@ -175,7 +200,6 @@ function stringList(
   });
   return [...seen];
 }
-
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {

@@ -18,15 +18,18 @@ const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys, string>> {
   if (typeof raw !== "string" || raw.trim() === "") {
-    return err("is not set: put a JWK set with the broker's private signing keys in it (wrangler secret put BROKER_SIGNING_KEYS; .dev.vars locally)");
+    return err(
+      "is not set: put a JWK set with the broker's private signing keys in it (wrangler secret put BROKER_SIGNING_KEYS; .dev.vars locally)",
+    );
   }
   let doc: unknown;
   try {
     doc = JSON.parse(raw);
   } catch {
-    return err("is not valid JSON: expected {\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":…,\"d\":…}]}");
+    return err('is not valid JSON: expected {"keys":[{"kty":"EC","crv":"P-256","kid":…,"d":…}]}');
   }
-  if (!isObject(doc) || !Array.isArray(doc.keys) || doc.keys.length === 0) return err("must be a JWK set: {\"keys\":[…]} with at least one key");
+  if (!isObject(doc) || !Array.isArray(doc.keys) || doc.keys.length === 0)
+    return err('must be a JWK set: {"keys":[…]} with at least one key');
   if (doc.keys.length > MAX_KEYS) return err(`holds ${doc.keys.length} keys; at most ${MAX_KEYS}`);
 
   const kids = new Set<string>();
@@ -36,17 +39,25 @@ export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys,
     const where = `keys[${i}]`;
     if (!isObject(jwk)) return err(`${where} is not an object`);
     const kid = jwk.kid;
-    if (typeof kid !== "string" || kid.length === 0 || kid.length > 128) return err(`${where} needs a "kid" (1-128 characters)`);
+    if (typeof kid !== "string" || kid.length === 0 || kid.length > 128)
+      return err(`${where} needs a "kid" (1-128 characters)`);
     if (kids.has(kid)) return err(`${where}: kid "${kid}" is used twice`);
     kids.add(kid);
     const alg = algOf(jwk);
     if (!alg) return err(`${where} ("${kid}") must be an EC P-256 (ES256) or OKP Ed25519 (EdDSA) key`);
-    if (jwk.alg !== undefined && jwk.alg !== alg) return err(`${where} ("${kid}") says alg "${String(jwk.alg)}" but is a ${alg} key`);
+    if (jwk.alg !== undefined && jwk.alg !== alg)
+      return err(`${where} ("${kid}") says alg "${String(jwk.alg)}" but is a ${alg} key`);
     const publicJwk = publicPart(jwk, kid, alg);
     if (i === 0) {
       if (typeof jwk.d !== "string") return err(`${where} ("${kid}") signs, so it must include its private part "d"`);
       try {
-        const key = await crypto.subtle.importKey("jwk", { ...jwk, key_ops: ["sign"], ext: false } as JsonWebKey, importParams(alg), false, ["sign"]);
+        const key = await crypto.subtle.importKey(
+          "jwk",
+          { ...jwk, key_ops: ["sign"], ext: false } as JsonWebKey,
+          importParams(alg),
+          false,
+          ["sign"],
+        );
         active = { kid, alg, key };
       } catch {
         return err(`${where} ("${kid}") is not a usable ${alg} private key`);
@@ -59,7 +70,9 @@ export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys,
     }
     publicKeys.push(publicJwk);
   }
-  return ok(Object.freeze({ active: Object.freeze(active!), publicJwks: Object.freeze({ keys: Object.freeze(publicKeys) }) }));
+  return ok(
+    Object.freeze({ active: Object.freeze(active!), publicJwks: Object.freeze({ keys: Object.freeze(publicKeys) }) }),
+  );
 }
 
 function algOf(jwk: Record<string, unknown>): BrokerAlg | undefined {
@@ -79,4 +92,3 @@ function publicPart(jwk: Record<string, unknown>, kid: string, alg: BrokerAlg): 
   }
   return { ...copy, kid, alg, use: "sig" } as unknown as JsonWebKey;
 }
-

@@ -46,7 +46,10 @@ export function createVerifiedCallers(entra: EntraConfig, jwks: JwksCache): Veri
       if (verified.ok) {
         const caller = verified.value;
         // Mirrors verifyEntraToken's time checks: expired at exp + skew, too old past the max age.
-        const validUntil = Math.min(caller.expiresAt + entra.clockSkewSeconds, caller.issuedAt + entra.maxTokenAgeSeconds + 1);
+        const validUntil = Math.min(
+          caller.expiresAt + entra.clockSkewSeconds,
+          caller.issuedAt + entra.maxTokenAgeSeconds + 1,
+        );
         cache.set(tokenHash, { caller, verifiedAt: now, validUntil }, token.length * 2 + ENTRY_OVERHEAD_BYTES);
       }
       return verified;

@@ -46,8 +46,14 @@ const CASES: Record<string, Case> = {
   async floor(i, s) {
     const token = s.tokens[i % s.tokens.length]!;
     const dot = token.lastIndexOf(".");
-    const kid = JSON.parse(atob(token.slice(0, token.indexOf(".")).replaceAll("-", "+").replaceAll("_", "/"))).kid as string;
-    const ok = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", s.rsaKeys.get(kid)!, decodeBase64Url(token.slice(dot + 1))!, encoder.encode(token.slice(0, dot)));
+    const kid = JSON.parse(atob(token.slice(0, token.indexOf(".")).replaceAll("-", "+").replaceAll("_", "/")))
+      .kid as string;
+    const ok = await crypto.subtle.verify(
+      "RSASSA-PKCS1-v1_5",
+      s.rsaKeys.get(kid)!,
+      decodeBase64Url(token.slice(dot + 1))!,
+      encoder.encode(token.slice(0, dot)),
+    );
     if (!ok) throw new Error("floor: signature did not verify");
     // A minted token's signing input is ~400 bytes; the exact size does not change the cost.
     await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, s.brokerKey, encoder.encode(token.slice(0, 400)));
@@ -59,12 +65,16 @@ const CASES: Record<string, Case> = {
   "exchange-fresh": (i, s, env) => exchange(s.tokens[i % s.tokens.length]!, env),
   "exchange-repeated": (_i, s, env) => exchange(s.tokens[0]!, env),
   async "hono-jwk"(i, s) {
-    const r = await s.hono.fetch(new Request("http://bench/verify", { headers: { authorization: `Bearer ${s.tokens[i % s.tokens.length]!}` } }));
+    const r = await s.hono.fetch(
+      new Request("http://bench/verify", { headers: { authorization: `Bearer ${s.tokens[i % s.tokens.length]!}` } }),
+    );
     if (r.status !== 200) throw new Error(`hono-jwk: ${r.status}`);
     await r.arrayBuffer();
   },
   async "hono-jwk+sign"(i, s) {
-    const r = await s.hono.fetch(new Request("http://bench/exchange", { headers: { authorization: `Bearer ${s.tokens[i % s.tokens.length]!}` } }));
+    const r = await s.hono.fetch(
+      new Request("http://bench/exchange", { headers: { authorization: `Bearer ${s.tokens[i % s.tokens.length]!}` } }),
+    );
     if (r.status !== 200) throw new Error(`hono-jwk+sign: ${r.status}`);
     await r.arrayBuffer();
   },
@@ -100,7 +110,11 @@ function body(token: string, env: BenchEnv): string {
 function req(token: string, env: BenchEnv): Request {
   const form = encoder.encode(body(token, env));
   // As it arrives over HTTP: with its Content-Length.
-  return new Request("http://broker/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(form.byteLength) }, body: form });
+  return new Request("http://broker/token", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(form.byteLength) },
+    body: form,
+  });
 }
 
 async function exchange(token: string, env: BenchEnv): Promise<void> {
@@ -133,25 +147,50 @@ async function setup(env: BenchEnv, tokens: string[]): Promise<State> {
   const jwks = createJwksCache(async () => new Response(jwksText, { headers: { "content-type": "application/json" } }));
   const rsaKeys = new Map<string, CryptoKey>();
   for (const k of jwksDoc.keys) {
-    const key = await crypto.subtle.importKey("jwk", { kty: "RSA", n: k.n as string, e: k.e as string }, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
+    const key = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "RSA", n: k.n as string, e: k.e as string },
+      { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
     rsaKeys.set(k.kid as string, key);
   }
   const brokerJwk = (JSON.parse(env.BROKER_SIGNING_KEYS as string) as { keys: JsonWebKey[] }).keys[0]!;
   const { kid: _kid, ...privateJwk } = brokerJwk as JsonWebKey & { kid?: string };
-  const brokerKey = await crypto.subtle.importKey("jwk", privateJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const brokerKey = await crypto.subtle.importKey("jwk", privateJwk, { name: "ECDSA", namedCurve: "P-256" }, false, [
+    "sign",
+  ]);
 
   // What a Hono user would write: the jwk middleware with the same public keys, then (for the
   // exchange-shaped variant) hono/jwt's sign with the broker's key. It checks signature,
   // alg, kid, exp/nbf/iat; none of issuer, tenant, audience, app-only, client auth, policy.
   const hono = new Hono();
-  const keys = jwksDoc.keys.map((k) => ({ kty: "RSA", n: k.n as string, e: k.e as string, kid: k.kid as string, alg: "RS256" }));
+  const keys = jwksDoc.keys.map((k) => ({
+    kty: "RSA",
+    n: k.n as string,
+    e: k.e as string,
+    kid: k.kid as string,
+    alg: "RS256",
+  }));
   hono.use(jwk({ keys, alg: ["RS256"] }));
   hono.get("/verify", (c) => c.json({ sub: (c.get("jwtPayload") as { sub: string }).sub }));
   hono.get("/exchange", async (c) => {
     const claims = c.get("jwtPayload") as { azp: string; tid: string };
     const now = nowSeconds();
     const token = await honoSign(
-      { iss: config.issuer, sub: claims.azp, client_id: claims.azp, aud: env.BENCH_RESOURCE, scope: SCOPE, iat: now, nbf: now, exp: now + 300, jti: crypto.randomUUID(), tid: claims.tid },
+      {
+        iss: config.issuer,
+        sub: claims.azp,
+        client_id: claims.azp,
+        aud: env.BENCH_RESOURCE,
+        scope: SCOPE,
+        iat: now,
+        nbf: now,
+        exp: now + 300,
+        jti: crypto.randomUUID(),
+        tid: claims.tid,
+      },
       brokerJwk as Parameters<typeof honoSign>[1],
       "ES256" as SignatureAlgorithm,
     );

@@ -7,13 +7,17 @@ const stopSignal = new Promise<void>((resolve) => {
   process.once("SIGTERM", () => resolve());
 });
 
-const code = await main(process.argv.slice(2), {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  env: process.env,
-  cwd: process.cwd(),
-  stopSignal,
-}, process.argv);
+const code = await main(
+  process.argv.slice(2),
+  {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+    stopSignal,
+  },
+  process.argv,
+);
 process.exitCode = code;
 // Keep-alive agents and signal listeners would otherwise hold the process open after a one-shot command.
 process.exit(code);

@@ -6,9 +6,9 @@ import { join, resolve } from "node:path";
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignerError } from "../../signer/errors.ts";
-import { BROKER_SCOPE, IDENTITIES } from "../dev/sample.ts";
-import { groupAlive } from "../dev/processes.ts";
-import { startStack, type Stack } from "../dev/stack.ts";
+import { BROKER_SCOPE, IDENTITIES } from "../../dev/sample.ts";
+import { groupAlive } from "../../dev/processes.ts";
+import { startStack, type Stack } from "../../dev/stack.ts";
 
 // The real flow, end to end, with every part a separate process on loopback: the Entra ID emulator
 // over HTTPS, the broker under wrangler dev (workerd), a signer daemon per sample identity, the
@@ -33,7 +33,11 @@ afterAll(async () => {
 
 async function call(url: string, token: string, method = "GET") {
   const response = await fetch(url, { method, headers: { authorization: `Bearer ${token}` } });
-  return { status: response.status, body: (await response.json()) as Record<string, string>, challenge: response.headers.get("www-authenticate") };
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, string>,
+    challenge: response.headers.get("www-authenticate"),
+  };
 }
 
 function brokerEvents(clientId: string) {
@@ -53,7 +57,13 @@ describe("the orders service (certificate credential)", () => {
   it("gets a v2.0 app-only Entra token from its signer, authenticated by certificate", async () => {
     const { access_token } = await stack.signers.orders.client.getToken(BROKER_SCOPE);
     const claims = decodeJwt(access_token);
-    expect(claims).toMatchObject({ ver: "2.0", azp: IDENTITIES.orders.appId, azpacr: "2", idtyp: "app", roles: ["Inventory.Read"] });
+    expect(claims).toMatchObject({
+      ver: "2.0",
+      azp: IDENTITIES.orders.appId,
+      azpacr: "2",
+      idtyp: "app",
+      roles: ["Inventory.Read"],
+    });
   });
 
   it("exchanges it for an inventory token and reads the inventory", async () => {
@@ -62,13 +72,30 @@ describe("the orders service (certificate credential)", () => {
     expect(exchanged).toMatchObject({ token_type: "Bearer", scope: "inventory.read" });
     expect(exchanged.expires_in).toBeLessThanOrEqual(300);
     const result = await call(`${inventory.origin}/items`, exchanged.access_token);
-    expect(result).toMatchObject({ status: 200, body: { client_id: IDENTITIES.orders.appId, scope: "inventory.read" } });
-    expect(brokerEvents(IDENTITIES.orders.appId).at(-1)).toMatchObject({ outcome: "granted", rule: "orders-reads-inventory" });
+    expect(result).toMatchObject({
+      status: 200,
+      body: { client_id: IDENTITIES.orders.appId, scope: "inventory.read" },
+    });
+    expect(brokerEvents(IDENTITIES.orders.appId).at(-1)).toMatchObject({
+      outcome: "granted",
+      rule: "orders-reads-inventory",
+    });
   });
 
   it("does the same through the CLI, as a CI script would", async () => {
     // Asynchronously: the emulator answers from this very process.
-    const cli = await promisify(execFile)(process.execPath, [join(REPO, "signer/bin/broker-signer.ts"), "exchange", "--resource", stack.origins.inventory.origin, "--config", stack.signers.orders.configFile], { encoding: "utf8", timeout: 60_000 });
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [
+        join(REPO, "signer/bin/broker-signer.ts"),
+        "exchange",
+        "--resource",
+        stack.origins.inventory.origin,
+        "--config",
+        stack.signers.orders.configFile,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
     const token = cli.stdout.trim();
     expect(decodeJwt(token).aud).toBe(stack.origins.inventory.origin);
     expect(cli.stderr).not.toContain(token);
@@ -85,20 +112,46 @@ describe("the orders service (certificate credential)", () => {
   it("is refused a token for an origin it has no grant for (invalid_target)", async () => {
     const error = await refusal(stack.signers.orders.client.exchange(stack.origins.deploy.origin));
     expect(error.oauthError).toBe("invalid_target");
-    expect(brokerEvents(IDENTITIES.orders.appId).at(-1)).toMatchObject({ outcome: "denied", reason: "resource_not_granted" });
+    expect(brokerEvents(IDENTITIES.orders.appId).at(-1)).toMatchObject({
+      outcome: "denied",
+      reason: "resource_not_granted",
+    });
   });
 
   it("is refused a scope beyond its grant (invalid_scope)", async () => {
-    const error = await refusal(stack.signers.orders.client.exchange(stack.origins.inventory.origin, "inventory.read inventory.search"));
+    const error = await refusal(
+      stack.signers.orders.client.exchange(stack.origins.inventory.origin, "inventory.read inventory.search"),
+    );
     expect(error.oauthError).toBe("invalid_scope");
   });
 
   it("presents a token verifiable by an independent JWT implementation (PyJWT)", async () => {
     const { access_token } = await stack.signers.orders.client.exchange(stack.origins.inventory.origin);
-    const python = spawnSync("/usr/bin/python3", [join(import.meta.dirname, "verify_with_pyjwt.py"), `${stack.broker.origin}/.well-known/jwks.json`, stack.broker.origin, stack.origins.inventory.origin], { input: access_token, encoding: "utf8", timeout: 30_000 });
+    const python = spawnSync(
+      "/usr/bin/python3",
+      [
+        join(import.meta.dirname, "verify_with_pyjwt.py"),
+        `${stack.broker.origin}/.well-known/jwks.json`,
+        stack.broker.origin,
+        stack.origins.inventory.origin,
+      ],
+      { input: access_token, encoding: "utf8", timeout: 30_000 },
+    );
     expect(python.status, python.stderr).toBe(0);
-    expect(JSON.parse(python.stdout)).toMatchObject({ client_id: IDENTITIES.orders.appId, aud: stack.origins.inventory.origin });
-    const wrongAudience = spawnSync("/usr/bin/python3", [join(import.meta.dirname, "verify_with_pyjwt.py"), `${stack.broker.origin}/.well-known/jwks.json`, stack.broker.origin, stack.origins.deploy.origin], { input: access_token, encoding: "utf8", timeout: 30_000 });
+    expect(JSON.parse(python.stdout)).toMatchObject({
+      client_id: IDENTITIES.orders.appId,
+      aud: stack.origins.inventory.origin,
+    });
+    const wrongAudience = spawnSync(
+      "/usr/bin/python3",
+      [
+        join(import.meta.dirname, "verify_with_pyjwt.py"),
+        `${stack.broker.origin}/.well-known/jwks.json`,
+        stack.broker.origin,
+        stack.origins.deploy.origin,
+      ],
+      { input: access_token, encoding: "utf8", timeout: 30_000 },
+    );
     expect(wrongAudience.status).toBe(1);
     expect(wrongAudience.stderr).toMatch(/InvalidAudienceError/);
   });
@@ -122,7 +175,10 @@ describe("the CI pipeline (federated credential, no secret)", () => {
     expect(decodeJwt(entra)).toMatchObject({ azp: IDENTITIES.ci.appId, roles: ["Deploy.Production"] });
     const { deploy } = stack.origins;
     const { access_token } = await stack.signers.ci.client.exchange(deploy.origin);
-    expect(await call(`${deploy.origin}/deployments`, access_token, "POST")).toMatchObject({ status: 200, body: { client_id: IDENTITIES.ci.appId, scope: "deploy.write" } });
+    expect(await call(`${deploy.origin}/deployments`, access_token, "POST")).toMatchObject({
+      status: 200,
+      body: { client_id: IDENTITIES.ci.appId, scope: "deploy.write" },
+    });
   });
 
   it("may not read the inventory", async () => {
@@ -143,7 +199,9 @@ describe("an identity with no grant", () => {
 
 describe("the sample origin", () => {
   it("refuses an expired broker token, even one signed with the broker's real key", async () => {
-    const keys = JSON.parse(readFileSync(join(stateDir, "broker-signing-keys.json"), "utf8")) as { keys: Array<Record<string, unknown>> };
+    const keys = JSON.parse(readFileSync(join(stateDir, "broker-signing-keys.json"), "utf8")) as {
+      keys: Array<Record<string, unknown>>;
+    };
     const active = keys.keys[0]!;
     const now = Math.floor(Date.now() / 1000);
     const expired = await new SignJWT({ client_id: IDENTITIES.orders.appId, scope: "inventory.read", tid: "t" })
@@ -171,9 +229,14 @@ describe("forward mode through the broker", () => {
   it("verifies the caller's Entra token, mints the origin's token and forwards", async () => {
     const { access_token: entra } = await stack.signers.orders.client.getToken(BROKER_SCOPE);
     const first = await call(`${stack.broker.origin}/items`, entra);
-    expect(first).toMatchObject({ status: 200, body: { origin: "inventory", client_id: IDENTITIES.orders.appId, scope: "inventory.read" } });
+    expect(first).toMatchObject({
+      status: 200,
+      body: { origin: "inventory", client_id: IDENTITIES.orders.appId, scope: "inventory.read" },
+    });
     await call(`${stack.broker.origin}/items`, entra);
-    const forwards = stack.broker.events().filter((e) => e.event === "forward" && e.client_id === IDENTITIES.orders.appId);
+    const forwards = stack.broker
+      .events()
+      .filter((e) => e.event === "forward" && e.client_id === IDENTITIES.orders.appId);
     expect(forwards.slice(-2).map((e) => e.token_reused)).toEqual([false, true]);
   });
 
@@ -200,7 +263,9 @@ describe("broker key rotation", () => {
     const after = await stack.signers.orders.client.exchange(inventory.origin);
     const newKid = decodeProtectedHeader(after.access_token).kid;
     expect(newKid).not.toBe(oldKid);
-    const jwks = (await (await fetch(`${stack.broker.origin}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    const jwks = (await (await fetch(`${stack.broker.origin}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string }>;
+    };
     expect(jwks.keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
     expect((await call(`${inventory.origin}/items`, before.access_token)).status).toBe(200);
     expect((await call(`${inventory.origin}/items`, after.access_token)).status).toBe(200);

@@ -5,8 +5,8 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalJWKSet, decodeProtectedHeader, decodeJwt, jwtVerify } from "jose";
-import { startEmulator, type Emulator } from "./index.ts";
-import { BROKER_V2, CLIENT, TENANT, createFixture, get, msalClient, SECRET, type Fixture } from "./fixtures.ts";
+import { startEmulator, type Emulator } from "../../emulator/index.ts";
+import { BROKER_V2, CLIENT, TENANT, createFixture, get, msalClient, SECRET, type Fixture } from "./support/fixtures.ts";
 
 let f: Fixture;
 let em: Emulator;
@@ -33,12 +33,18 @@ describe("discovery", () => {
 
   it("serves the v1 configuration with the v1 issuer {origin}/{tid}/ and the v1 keys path", async () => {
     const r = await get(em, `${em.authority(TENANT)}/.well-known/openid-configuration`);
-    expect(r.body).toMatchObject({ issuer: `${em.httpsOrigin}/${TENANT}/`, jwks_uri: `${em.httpsOrigin}/${TENANT}/discovery/keys` });
+    expect(r.body).toMatchObject({
+      issuer: `${em.httpsOrigin}/${TENANT}/`,
+      jwks_uri: `${em.httpsOrigin}/${TENANT}/discovery/keys`,
+    });
     expect(em.issuer(TENANT, 1)).toBe(`${em.httpsOrigin}/${TENANT}/`);
   });
 
   it("answers discovery for an unknown tenant with 400 invalid_tenant AADSTS90002", async () => {
-    const r = await get(em, `${em.httpsOrigin}/0badc0de-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration`);
+    const r = await get(
+      em,
+      `${em.httpsOrigin}/0badc0de-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration`,
+    );
     expect(r.status).toBe(400);
     expect(r.body.error).toBe("invalid_tenant");
     expect(r.body.error_codes).toEqual([90002]);
@@ -50,7 +56,13 @@ describe("discovery", () => {
     expect(v2.body.keys.length).toBeGreaterThanOrEqual(2);
     expect(v1.body.keys.map((k: any) => k.kid)).toEqual(v2.body.keys.map((k: any) => k.kid));
     for (const k of v2.body.keys) {
-      expect(k).toMatchObject({ kty: "RSA", use: "sig", e: "AQAB", x5t: k.kid, issuer: `${em.httpsOrigin}/{tenantid}/v2.0` });
+      expect(k).toMatchObject({
+        kty: "RSA",
+        use: "sig",
+        e: "AQAB",
+        x5t: k.kid,
+        issuer: `${em.httpsOrigin}/{tenantid}/v2.0`,
+      });
       expect(k).not.toHaveProperty("d");
       expect(k.x5c).toHaveLength(1);
     }
@@ -75,7 +87,9 @@ describe("tokens and the clock", () => {
   });
 
   it("issueToken reports Entra's refusal as an error with the AADSTS code", async () => {
-    await expect(em.issueToken({ tenantId: TENANT, clientId: CLIENT, resource: "api://locked" })).rejects.toThrow(/AADSTS501051/);
+    await expect(em.issueToken({ tenantId: TENANT, clientId: CLIENT, resource: "api://locked" })).rejects.toThrow(
+      /AADSTS501051/,
+    );
   });
 });
 
@@ -94,7 +108,9 @@ describe("signing key rotation", () => {
     expect(newKid).not.toBe(retired);
     expect(before.keys.map((k: any) => k.kid)).toContain(newKid); // a cached JWKS already knows it
     await expect(jwtVerify(oldToken, createLocalJWKSet(after as never))).rejects.toThrow();
-    await expect(jwtVerify(newToken, createLocalJWKSet(after as never), { currentDate: new Date(FROZEN_MS) })).resolves.toBeDefined();
+    await expect(
+      jwtVerify(newToken, createLocalJWKSet(after as never), { currentDate: new Date(FROZEN_MS) }),
+    ).resolves.toBeDefined();
   });
 
   it("with activate 'added', signs with a kid no earlier JWKS had (the refetch-on-unknown-kid path)", async () => {
@@ -141,7 +157,8 @@ describe("local CA", () => {
     const { request } = await import("node:https");
     const err = await new Promise<Error>((resolve) => {
       request(`${em.httpsOrigin}/${TENANT}/discovery/keys`, (res) => resolve(new Error(`unexpected ${res.statusCode}`)))
-        .on("error", resolve).end();
+        .on("error", resolve)
+        .end();
     });
     expect(String(err.message)).toMatch(/certificate/i);
   });

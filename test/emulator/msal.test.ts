@@ -2,11 +2,21 @@
 // like Entra ID's on the wire: verified here against the emulator's own JWKS.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
-import { startEmulator, type Emulator } from "./index.ts";
+import { startEmulator, type Emulator } from "../../emulator/index.ts";
 import {
-  BROKER_V2, CLIENT, LEGACY_V1, NO_IDTYP, SECRET, TENANT, TENANT_DOMAIN,
-  createFixture, federatedToken, get, msalClient, type Fixture,
-} from "./fixtures.ts";
+  BROKER_V2,
+  CLIENT,
+  LEGACY_V1,
+  NO_IDTYP,
+  SECRET,
+  TENANT,
+  TENANT_DOMAIN,
+  createFixture,
+  federatedToken,
+  get,
+  msalClient,
+  type Fixture,
+} from "./support/fixtures.ts";
 
 let f: Fixture;
 let em: Emulator;
@@ -19,13 +29,20 @@ afterAll(() => em?.close());
 
 async function verify(token: string, audience: string, version: 1 | 2): Promise<JWTPayload> {
   const keys = await get(em, `${em.authority(TENANT)}/discovery/v2.0/keys`);
-  const { payload } = await jwtVerify(token, createLocalJWKSet(keys.body as never), { issuer: em.issuer(TENANT, version), audience, algorithms: ["RS256"] });
+  const { payload } = await jwtVerify(token, createLocalJWKSet(keys.body as never), {
+    issuer: em.issuer(TENANT, version),
+    audience,
+    algorithms: ["RS256"],
+  });
   return payload;
 }
 
 describe("msal-node ConfidentialClientApplication against the emulator", () => {
   it("gets a v2.0 token with a certificate (PS256, x5t#S256) carrying roles, azp and azpacr 2", async () => {
-    const app = msalClient(em, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex } });
+    const app = msalClient(em, {
+      clientId: CLIENT,
+      clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
+    });
     const result = await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
     expect(result?.tokenType).toBe("Bearer");
     const header = decodeProtectedHeader(result!.accessToken);
@@ -52,14 +69,20 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
   });
 
   it("gets a token with a SHA-1 thumbprint (RS256, x5t) and an x5c header", async () => {
-    const app = msalClient(em, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprint: f.cert.thumbprintSha1Hex, x5c: f.cert.certPem } });
+    const app = msalClient(em, {
+      clientId: CLIENT,
+      clientCertificate: { privateKey: f.cert.keyPem, thumbprint: f.cert.thumbprintSha1Hex, x5c: f.cert.certPem },
+    });
     const result = await app.acquireTokenByClientCredential({ scopes: [`${BROKER_V2}/.default`] });
     const claims = await verify(result!.accessToken, BROKER_V2, 2);
     expect(claims.azpacr).toBe("2");
   });
 
   it("gets a v1.0 token when the resource app asks for v1: appid/appidacr, aud = app ID URI, sts-style issuer", async () => {
-    const app = msalClient(em, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex } });
+    const app = msalClient(em, {
+      clientId: CLIENT,
+      clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
+    });
     const result = await app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] });
     const claims = await verify(result!.accessToken, "api://legacy", 1);
     expect(claims).toMatchObject({
@@ -131,9 +154,14 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
 
 describe("msal's clientCertificate reuses one assertion for 10 minutes", () => {
   it("so a second resource within that window is refused as a replay (AADSTS50013) by default", async () => {
-    const app = msalClient(em, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex } });
+    const app = msalClient(em, {
+      clientId: CLIENT,
+      clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
+    });
     await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
-    await expect(app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] })).rejects.toMatchObject({ errorNo: 50013 });
+    await expect(app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] })).rejects.toMatchObject({
+      errorNo: 50013,
+    });
   });
 
   it("and is accepted when the tenant sets rejectReplayedAssertions: false", async () => {
@@ -141,7 +169,10 @@ describe("msal's clientCertificate reuses one assertion for 10 minutes", () => {
     tenants.tenants[0]!.rejectReplayedAssertions = false;
     const lenient = await startEmulator({ tenants });
     try {
-      const app = msalClient(lenient, { clientId: CLIENT, clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex } });
+      const app = msalClient(lenient, {
+        clientId: CLIENT,
+        clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
+      });
       await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
       const second = await app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] });
       expect(second?.accessToken).toBeTruthy();

@@ -2,12 +2,23 @@
 // the description, and Entra's body shape. Raw HTTP for requests msal would never send.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKeyPair } from "jose";
-import { startEmulator, type Emulator } from "./index.ts";
-import { createMsalNetworkClient } from "./msal-network.ts";
+import { startEmulator, type Emulator } from "../../emulator/index.ts";
+import { createMsalNetworkClient } from "../../emulator/msal-network.ts";
 import {
-  CLIENT, CLIENT_NO_ROLES, FED_ISSUER, FED_SUBJECT, SECRET, TENANT,
-  certAssertion, certForm, createFixture, federatedToken, postToken, type Fixture, type RawResponse,
-} from "./fixtures.ts";
+  CLIENT,
+  CLIENT_NO_ROLES,
+  FED_ISSUER,
+  FED_SUBJECT,
+  SECRET,
+  TENANT,
+  certAssertion,
+  certForm,
+  createFixture,
+  federatedToken,
+  postToken,
+  type Fixture,
+  type RawResponse,
+} from "./support/fixtures.ts";
 
 let f: Fixture;
 let em: Emulator;
@@ -19,7 +30,11 @@ beforeAll(async () => {
 afterAll(() => em?.close());
 
 function expectEntraError(r: RawResponse, status: number, error: string, code: number, text?: string | RegExp): void {
-  expect({ status: r.status, error: r.body.error, codes: r.body.error_codes }).toEqual({ status, error, codes: [code] });
+  expect({ status: r.status, error: r.body.error, codes: r.body.error_codes }).toEqual({
+    status,
+    error,
+    codes: [code],
+  });
   expect(r.body.error_description).toMatch(new RegExp(`^AADSTS${code}: `));
   if (typeof text === "string") expect(r.body.error_description).toContain(text);
   else if (text) expect(r.body.error_description).toMatch(text);
@@ -30,7 +45,11 @@ function expectEntraError(r: RawResponse, status: number, error: string, code: n
 }
 
 const secretForm = (o: Record<string, string> = {}) => ({
-  grant_type: "client_credentials", client_id: CLIENT, client_secret: SECRET, scope: "api://broker/.default", ...o,
+  grant_type: "client_credentials",
+  client_id: CLIENT,
+  client_secret: SECRET,
+  scope: "api://broker/.default",
+  ...o,
 });
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -42,18 +61,35 @@ describe("POST /{tenant}/oauth2/v2.0/token: request errors", () => {
 
   it("rejects an unknown client with AADSTS700016 naming the app and the directory", async () => {
     const r = await postToken(em, secretForm({ client_id: "99999999-9999-4999-8999-999999999999" }));
-    expectEntraError(r, 400, "unauthorized_client", 700016,
-      `Application with identifier '99999999-9999-4999-8999-999999999999' was not found in the directory '${TENANT}'`);
+    expectEntraError(
+      r,
+      400,
+      "unauthorized_client",
+      700016,
+      `Application with identifier '99999999-9999-4999-8999-999999999999' was not found in the directory '${TENANT}'`,
+    );
   });
 
   it("rejects an unknown resource with AADSTS500011", async () => {
     const r = await postToken(em, secretForm({ scope: "api://nope/.default" }));
-    expectEntraError(r, 400, "invalid_resource", 500011, "The resource principal named api://nope was not found in the tenant");
+    expectEntraError(
+      r,
+      400,
+      "invalid_resource",
+      500011,
+      "The resource principal named api://nope was not found in the tenant",
+    );
   });
 
   it("rejects a scope without /.default with AADSTS1002012", async () => {
     const r = await postToken(em, secretForm({ scope: "api://broker/Tokens.Exchange" }));
-    expectEntraError(r, 400, "invalid_scope", 1002012, "Client credential flows must have a scope value with /.default");
+    expectEntraError(
+      r,
+      400,
+      "invalid_scope",
+      1002012,
+      "Client credential flows must have a scope value with /.default",
+    );
   });
 
   it("rejects several scopes with AADSTS70011", async () => {
@@ -72,14 +108,19 @@ describe("POST /{tenant}/oauth2/v2.0/token: request errors", () => {
   });
 
   it("rejects a request with no credential", async () => {
-    const r = await postToken(em, { grant_type: "client_credentials", client_id: CLIENT, scope: "api://broker/.default" });
+    const r = await postToken(em, {
+      grant_type: "client_credentials",
+      client_id: CLIENT,
+      scope: "api://broker/.default",
+    });
     expectEntraError(r, 401, "invalid_client", 7000218);
   });
 
   it("rejects a body that is not a form, and one that is too large", async () => {
     const net = createMsalNetworkClient({ ca: em.caCertPem });
     const json = await net.sendPostRequestAsync<Record<string, any>>(em.tokenEndpoint(TENANT), {
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(secretForm()),
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(secretForm()),
     });
     expect(json.status).toBe(400);
     const big = await postToken(em, secretForm({ padding: "x".repeat(70 * 1024) }));
@@ -89,7 +130,10 @@ describe("POST /{tenant}/oauth2/v2.0/token: request errors", () => {
   it("echoes msal's client-request-id as the correlation id", async () => {
     const net = createMsalNetworkClient({ ca: em.caCertPem });
     const r = await net.sendPostRequestAsync<Record<string, any>>(em.tokenEndpoint(TENANT), {
-      headers: { "Content-Type": "application/x-www-form-urlencoded", "client-request-id": "0f0f0f0f-1111-4222-8333-444444444444" },
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "client-request-id": "0f0f0f0f-1111-4222-8333-444444444444",
+      },
       body: new URLSearchParams(secretForm({ client_secret: "bad" })).toString(),
     });
     expect(r.body.correlation_id).toBe("0f0f0f0f-1111-4222-8333-444444444444");
@@ -111,7 +155,13 @@ describe("POST /{tenant}/oauth2/v2.0/token: client secret", () => {
 
   it("refuses a client without a role assignment when the resource requires one (AADSTS501051)", async () => {
     const r = await postToken(em, secretForm({ scope: "api://locked/.default" }));
-    expectEntraError(r, 400, "invalid_grant", 501051, `Application '${CLIENT}'(orders-service) is not assigned to a role for the application`);
+    expectEntraError(
+      r,
+      400,
+      "invalid_grant",
+      501051,
+      `Application '${CLIENT}'(orders-service) is not assigned to a role for the application`,
+    );
   });
 });
 
@@ -129,7 +179,13 @@ describe("POST /{tenant}/oauth2/v2.0/token: certificate assertions", () => {
 
   it("rejects an assertion from an unregistered certificate with AADSTS700027 (key not found)", async () => {
     const r = await postToken(em, certForm(await certAssertion(em, f.otherCert)));
-    expectEntraError(r, 401, "invalid_client", 700027, `Thumbprint of key used by client: '${f.otherCert.thumbprintSha256Hex}'`);
+    expectEntraError(
+      r,
+      401,
+      "invalid_client",
+      700027,
+      `Thumbprint of key used by client: '${f.otherCert.thumbprintSha256Hex}'`,
+    );
   });
 
   it("rejects a registered thumbprint signed by another key with AADSTS700027 (signature)", async () => {
@@ -156,12 +212,20 @@ describe("POST /{tenant}/oauth2/v2.0/token: certificate assertions", () => {
   });
 
   it("rejects an audience other than the token endpoint with AADSTS700023", async () => {
-    const r = await postToken(em, certForm(await certAssertion(em, f.cert, { claims: { aud: `${em.httpsOrigin}/${TENANT}/v2.0` } })));
+    const r = await postToken(
+      em,
+      certForm(await certAssertion(em, f.cert, { claims: { aud: `${em.httpsOrigin}/${TENANT}/v2.0` } })),
+    );
     expectEntraError(r, 401, "invalid_client", 700023, "Client assertion audience claim does not match Realm issuer");
   });
 
   it("rejects an assertion for another tenant's token endpoint with AADSTS700023", async () => {
-    const r = await postToken(em, certForm(await certAssertion(em, f.cert, { claims: { aud: em.tokenEndpoint("f8cdef31-a31e-4b4a-93e4-5f571e91255a") } })));
+    const r = await postToken(
+      em,
+      certForm(
+        await certAssertion(em, f.cert, { claims: { aud: em.tokenEndpoint("f8cdef31-a31e-4b4a-93e4-5f571e91255a") } }),
+      ),
+    );
     expectEntraError(r, 401, "invalid_client", 700023);
   });
 
@@ -183,7 +247,10 @@ describe("POST /{tenant}/oauth2/v2.0/token: certificate assertions", () => {
   });
 
   it("rejects a wrong client_assertion_type", async () => {
-    const r = await postToken(em, { ...certForm(await certAssertion(em, f.cert)), client_assertion_type: "urn:example:other" });
+    const r = await postToken(em, {
+      ...certForm(await certAssertion(em, f.cert)),
+      client_assertion_type: "urn:example:other",
+    });
     expectEntraError(r, 400, "invalid_request", 900144, "client_assertion_type");
   });
 });
@@ -203,13 +270,30 @@ describe("POST /{tenant}/oauth2/v2.0/token: federated assertions", () => {
   });
 
   it.each([
-    ["another subject", { sub: "repo:acme/orders:pull_request" }, FED_ISSUER, "repo:acme/orders:pull_request", "api://AzureADTokenExchange"],
-    ["another issuer", { iss: "https://evil.example" }, "https://evil.example", FED_SUBJECT, "api://AzureADTokenExchange"],
+    [
+      "another subject",
+      { sub: "repo:acme/orders:pull_request" },
+      FED_ISSUER,
+      "repo:acme/orders:pull_request",
+      "api://AzureADTokenExchange",
+    ],
+    [
+      "another issuer",
+      { iss: "https://evil.example" },
+      "https://evil.example",
+      FED_SUBJECT,
+      "api://AzureADTokenExchange",
+    ],
     ["another audience", { aud: "api://something-else" }, FED_ISSUER, FED_SUBJECT, "api://something-else"],
   ])("rejects %s with AADSTS70021 naming issuer, subject and audience", async (_name, claims, iss, sub, aud) => {
     const r = await postToken(em, fedForm(await federatedToken(f, claims)));
-    expectEntraError(r, 400, "invalid_request", 70021,
-      `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${aud}'.`);
+    expectEntraError(
+      r,
+      400,
+      "invalid_request",
+      70021,
+      `No matching federated identity record found for presented assertion. Assertion Issuer: '${iss}'. Assertion Subject: '${sub}'. Assertion Audience: '${aud}'.`,
+    );
   });
 
   it("rejects a token signed by a key the issuer's JWKS does not hold with AADSTS700027", async () => {
@@ -219,7 +303,10 @@ describe("POST /{tenant}/oauth2/v2.0/token: federated assertions", () => {
   });
 
   it("rejects an expired federated token with AADSTS700024", async () => {
-    const r = await postToken(em, fedForm(await federatedToken(f, { iat: nowSec() - 7200, nbf: nowSec() - 7200, exp: nowSec() - 3600 })));
+    const r = await postToken(
+      em,
+      fedForm(await federatedToken(f, { iat: nowSec() - 7200, nbf: nowSec() - 7200, exp: nowSec() - 3600 })),
+    );
     expectEntraError(r, 401, "invalid_client", 700024);
   });
 });

@@ -21,10 +21,24 @@ afterAll(cleanupTempDirs);
 describe("client assertions", () => {
   it("are PS256 with x5t#S256, aud = the pinned token endpoint, iss = sub = client id, a jti, and a lifetime of at most 5 minutes", async () => {
     const t = Date.now();
-    const signer = createAssertionSigner({ clientId: CLIENT, tokenEndpoint: ENDPOINT, credentials: [cred], now: () => t });
+    const signer = createAssertionSigner({
+      clientId: CLIENT,
+      tokenEndpoint: ENDPOINT,
+      credentials: [cred],
+      now: () => t,
+    });
     const jwt = signer.assertion(ENDPOINT);
-    expect(decodeProtectedHeader(jwt)).toEqual({ alg: "PS256", typ: "JWT", "x5t#S256": disk.thumbprintSha256Base64url });
-    const { payload } = await jwtVerify(jwt, createPublicKey(disk.certPem), { algorithms: ["PS256"], audience: ENDPOINT, issuer: CLIENT, subject: CLIENT });
+    expect(decodeProtectedHeader(jwt)).toEqual({
+      alg: "PS256",
+      typ: "JWT",
+      "x5t#S256": disk.thumbprintSha256Base64url,
+    });
+    const { payload } = await jwtVerify(jwt, createPublicKey(disk.certPem), {
+      algorithms: ["PS256"],
+      audience: ENDPOINT,
+      issuer: CLIENT,
+      subject: CLIENT,
+    });
     expect(Object.keys(payload).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "nbf", "sub"]);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
     expect(payload.exp! - payload.iat!).toBe(ASSERTION_LIFETIME_S);
@@ -42,7 +56,12 @@ describe("client assertions", () => {
 
   it("are reused while unsent (no private-key operation per cached read), never after being sent, and re-signed before they run out", () => {
     let t = Date.now();
-    const signer = createAssertionSigner({ clientId: CLIENT, tokenEndpoint: ENDPOINT, credentials: [cred], now: () => t });
+    const signer = createAssertionSigner({
+      clientId: CLIENT,
+      tokenEndpoint: ENDPOINT,
+      credentials: [cred],
+      now: () => t,
+    });
     const first = signer.assertion();
     for (let i = 0; i < 100; i++) expect(signer.assertion()).toBe(first);
     expect(signer.signatures).toBe(1);

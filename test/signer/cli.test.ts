@@ -6,10 +6,19 @@ import { dirname, join, resolve } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Emulator } from "../emulator/index.ts";
+import type { Emulator } from "../../emulator/index.ts";
 import { createSignerClient } from "../../signer/client.ts";
 import { startBrokerDouble, type BrokerDouble } from "./support/broker-double.ts";
-import { BROKER_APP, BROKER_SCOPE, CLIENT, cleanupTempDirs, signerEnv, startEntra, tempDir, tenantFile } from "./support/fixtures.ts";
+import {
+  BROKER_APP,
+  BROKER_SCOPE,
+  CLIENT,
+  cleanupTempDirs,
+  signerEnv,
+  startEntra,
+  tempDir,
+  tenantFile,
+} from "./support/fixtures.ts";
 
 const BIN = resolve(import.meta.dirname, "../../signer/bin/broker-signer.ts");
 type Run = { code: number | null; stdout: string; stderr: string };
@@ -19,7 +28,11 @@ const children: ChildProcess[] = [];
 /** Runs `broker-signer ...args` through its shebang with Node 24 first on PATH, like `npx broker-signer`. */
 function cli(args: string[], env: Record<string, string> = {}, cwd = process.cwd()): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(BIN, args, { cwd, env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(BIN, args, {
+      cwd,
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: process.env.HOME ?? "/tmp", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -51,7 +64,11 @@ beforeAll(async () => {
   // ...and upload the certificate to the app registration (here: the emulator's tenant file).
   emu = await startEntra(tenantFile({ certificates: [readFileSync(certFile, "utf8")] }), join(dir, "emu"));
   broker = await startBrokerDouble({ allowedResources: ["https://orders.example.com"], expectedAudience: BROKER_APP });
-  env = signerEnv(emu, { BROKER_SIGNER_KEY_FILE: keyFile, BROKER_SIGNER_CERT_FILE: certFile, BROKER_SIGNER_BROKER_URL: broker.url });
+  env = signerEnv(emu, {
+    BROKER_SIGNER_KEY_FILE: keyFile,
+    BROKER_SIGNER_CERT_FILE: certFile,
+    BROKER_SIGNER_BROKER_URL: broker.url,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -69,7 +86,15 @@ afterAll(async () => {
 });
 
 describe("broker-signer --help", () => {
-  it.each([[[]], [["--help"]], [["token", "--help"]], [["exchange", "--help"]], [["serve", "--help"]], [["cert", "create", "--help"]], [["cert", "show", "--help"]]])("%j prints usage", async (args) => {
+  it.each([
+    [[]],
+    [["--help"]],
+    [["token", "--help"]],
+    [["exchange", "--help"]],
+    [["serve", "--help"]],
+    [["cert", "create", "--help"]],
+    [["cert", "show", "--help"]],
+  ])("%j prints usage", async (args) => {
     const r = await cli(args);
     expect(r.stdout).toMatch(/^Usage: broker-signer/);
     expect(r.code).toBe(args.length === 0 ? 2 : 0);
@@ -89,7 +114,11 @@ describe("broker-signer cert create", () => {
   it("wrote a mode 0600 key and printed thumbprints that match the certificate", async () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     const first = outputs[0]!;
-    const printed = JSON.parse(first.stdout) as { thumbprintSha256: string; thumbprintSha1: string; certificatePem: string };
+    const printed = JSON.parse(first.stdout) as {
+      thumbprintSha256: string;
+      thumbprintSha1: string;
+      certificatePem: string;
+    };
     const x = new X509Certificate(readFileSync(certFile));
     expect(printed.thumbprintSha256).toBe(x.fingerprint256.replaceAll(":", ""));
     expect(printed.thumbprintSha1).toBe(x.fingerprint.replaceAll(":", ""));
@@ -108,7 +137,7 @@ describe("broker-signer cert create", () => {
     const d = tempDir();
     const r = await cli(["cert", "create", "--key-file", "k.pem", "--cert-file", "c.pem", "--days", "30"], {}, d);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Thumbprint \(SHA-256\): [0-9A-F]{64}\nThumbprint \(SHA-1\):   [0-9A-F]{40}/);
+    expect(r.stdout).toMatch(/Thumbprint \(SHA-256\): [0-9A-F]{64}\nThumbprint \(SHA-1\): {3}[0-9A-F]{40}/);
     expect(r.stdout).toMatch(/-----BEGIN CERTIFICATE-----/);
   });
 });
@@ -187,7 +216,10 @@ describe("broker-signer exchange", () => {
 describe("broker-signer serve", () => {
   it("serves tokens on a 0600 socket in a 0700 directory, and removes it on SIGTERM", async () => {
     const socketPath = join(tempDir(), "run", "signer.sock");
-    const child = spawn(BIN, ["serve", "--socket", socketPath], { env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(BIN, ["serve", "--socket", socketPath], {
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     children.push(child);
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -212,9 +244,17 @@ describe("broker-signer serve", () => {
 describe("broker-signer cert show", () => {
   it("lists both certificates during rotation and marks the newer one as signing", async () => {
     const d = tempDir();
-    const made = await cli(["cert", "create", "--key-file", "next-key.pem", "--cert-file", "next-cert.pem", "--json"], {}, d);
+    const made = await cli(
+      ["cert", "create", "--key-file", "next-key.pem", "--cert-file", "next-cert.pem", "--json"],
+      {},
+      d,
+    );
     const next = JSON.parse(made.stdout) as { thumbprintSha256: string };
-    const r = await cli(["cert", "show"], { ...env, BROKER_SIGNER_NEXT_KEY_FILE: join(d, "next-key.pem"), BROKER_SIGNER_NEXT_CERT_FILE: join(d, "next-cert.pem") });
+    const r = await cli(["cert", "show"], {
+      ...env,
+      BROKER_SIGNER_NEXT_KEY_FILE: join(d, "next-key.pem"),
+      BROKER_SIGNER_NEXT_CERT_FILE: join(d, "next-cert.pem"),
+    });
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines).toHaveLength(2);

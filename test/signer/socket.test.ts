@@ -7,13 +7,28 @@ import net from "node:net";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Emulator } from "../emulator/index.ts";
+import type { Emulator } from "../../emulator/index.ts";
 import { createSignerClient, type SignerClient } from "../../signer/client.ts";
 import { createLogger } from "../../signer/log.ts";
 import { createSignerService } from "../../signer/service.ts";
 import { startSocketServer, type SocketServer } from "../../signer/socket-server.ts";
 import { startBrokerDouble, type BrokerDouble } from "./support/broker-double.ts";
-import { BROKER_APP, BROKER_SCOPE, CLIENT, OTHER_SCOPE, captureLog, certOnDisk, cleanupTempDirs, configFor, startEntra, tempDir, tenantFile, tokenPath, type CertOnDisk, rejectedSignerError } from "./support/fixtures.ts";
+import {
+  BROKER_APP,
+  BROKER_SCOPE,
+  CLIENT,
+  OTHER_SCOPE,
+  captureLog,
+  certOnDisk,
+  cleanupTempDirs,
+  configFor,
+  startEntra,
+  tempDir,
+  tenantFile,
+  tokenPath,
+  type CertOnDisk,
+  rejectedSignerError,
+} from "./support/fixtures.ts";
 
 const log = captureLog();
 let emu: Emulator;
@@ -25,17 +40,33 @@ let socketDir: string;
 const seenTokens: string[] = [];
 
 function newService() {
-  return createSignerService(configFor(emu, { BROKER_SIGNER_KEY_FILE: cert.keyFile, BROKER_SIGNER_CERT_FILE: cert.certFile, BROKER_SIGNER_BROKER_URL: broker.url }), { log: createLogger(log.write, "debug") });
+  return createSignerService(
+    configFor(emu, {
+      BROKER_SIGNER_KEY_FILE: cert.keyFile,
+      BROKER_SIGNER_CERT_FILE: cert.certFile,
+      BROKER_SIGNER_BROKER_URL: broker.url,
+    }),
+    { log: createLogger(log.write, "debug") },
+  );
 }
 
-
 /** A raw request over the socket, for what the client library would never send. */
-function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+function raw(
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath: server.socketPath, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown> }));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>,
+        }),
+      );
     });
     req.on("error", reject);
     req.end(body);
@@ -48,7 +79,11 @@ beforeAll(async () => {
   emu = await startEntra(tenantFile({ certificates: [cert.certPem] }), join(dir, "emu"));
   broker = await startBrokerDouble({ allowedResources: ["https://orders.example.com"], expectedAudience: BROKER_APP });
   socketDir = join(dir, "run");
-  server = await startSocketServer({ socketPath: join(socketDir, "signer.sock"), service: newService(), log: createLogger(log.write, "debug") });
+  server = await startSocketServer({
+    socketPath: join(socketDir, "signer.sock"),
+    service: newService(),
+    log: createLogger(log.write, "debug"),
+  });
   client = createSignerClient(server.socketPath);
 });
 
@@ -75,14 +110,22 @@ describe("the socket", () => {
     const dir = join(tempDir(), "open");
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
-    const e = await rejectedSignerError(startSocketServer({ socketPath: join(dir, "s.sock"), service: newService(), log: createLogger(log.write) }));
+    const e = await rejectedSignerError(
+      startSocketServer({ socketPath: join(dir, "s.sock"), service: newService(), log: createLogger(log.write) }),
+    );
     expect(e.code).toBe("ERR_SOCKET");
     expect(e.message).toContain(`chmod 700 ${dir}`);
   });
 
   it("is never abstract or relative", async () => {
     for (const p of ["@broker-signer", "\0broker-signer", "run/signer.sock"]) {
-      expect((await rejectedSignerError(startSocketServer({ socketPath: p, service: newService(), log: createLogger(log.write) }))).code).toBe("ERR_CONFIG");
+      expect(
+        (
+          await rejectedSignerError(
+            startSocketServer({ socketPath: p, service: newService(), log: createLogger(log.write) }),
+          )
+        ).code,
+      ).toBe("ERR_CONFIG");
     }
   });
 
@@ -91,17 +134,36 @@ describe("the socket", () => {
     const livePath = join(dir, "live.sock");
     const live = net.createServer().listen(livePath);
     await new Promise((r) => live.once("listening", r));
-    expect((await rejectedSignerError(startSocketServer({ socketPath: livePath, service: newService(), log: createLogger(log.write) }))).message).toMatch(/already listening/);
+    expect(
+      (
+        await rejectedSignerError(
+          startSocketServer({ socketPath: livePath, service: newService(), log: createLogger(log.write) }),
+        )
+      ).message,
+    ).toMatch(/already listening/);
     await new Promise((r) => live.close(r));
     // A crashed daemon: killed with SIGKILL, it leaves its socket file behind with nobody listening.
     const stalePath = join(dir, "stale.sock");
-    spawnSync(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(stalePath)}, () => process.kill(process.pid, "SIGKILL"))`]);
+    spawnSync(process.execPath, [
+      "-e",
+      `require("net").createServer().listen(${JSON.stringify(stalePath)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ]);
     expect(lstatSync(stalePath).isSocket()).toBe(true);
-    const restarted = await startSocketServer({ socketPath: stalePath, service: newService(), log: createLogger(log.write) });
+    const restarted = await startSocketServer({
+      socketPath: stalePath,
+      service: newService(),
+      log: createLogger(log.write),
+    });
     await restarted.close();
     const filePath = join(dir, "file.sock");
     writeFileSync(filePath, "");
-    expect((await rejectedSignerError(startSocketServer({ socketPath: filePath, service: newService(), log: createLogger(log.write) }))).message).toMatch(/not a socket/);
+    expect(
+      (
+        await rejectedSignerError(
+          startSocketServer({ socketPath: filePath, service: newService(), log: createLogger(log.write) }),
+        )
+      ).message,
+    ).toMatch(/not a socket/);
   });
 });
 
@@ -126,7 +188,12 @@ describe("the client library over the socket", () => {
 
   it("exchange returns the broker's downstream token (RFC 8693 response) and sends the exact form", async () => {
     const out = await client.exchange("https://orders.example.com", "orders.read");
-    expect(out).toMatchObject({ issued_token_type: "urn:ietf:params:oauth:token-type:access_token", token_type: "Bearer", expires_in: 300, scope: "orders.read" });
+    expect(out).toMatchObject({
+      issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      token_type: "Bearer",
+      expires_in: 300,
+      scope: "orders.read",
+    });
     const form = broker.requests.at(-1)!;
     expect(Object.fromEntries(form)).toMatchObject({
       grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -163,10 +230,21 @@ describe("the client library over the socket", () => {
 
 describe("the socket API", () => {
   it("answers malformed requests with JSON errors and stable codes", async () => {
-    expect(await raw("GET", "/token")).toMatchObject({ status: 400, body: { error: "invalid_request", code: "ERR_REQUEST" } });
-    expect(await raw("GET", `/token?scope=${encodeURIComponent(BROKER_SCOPE)}&scope=${encodeURIComponent(OTHER_SCOPE)}`)).toMatchObject({ status: 400 });
-    expect(await raw("GET", "/token?scope=api%3A%2F%2Fbroker%2FTokens.Exchange")).toMatchObject({ status: 400, body: { code: "ERR_REQUEST" } });
-    expect(await raw("POST", "/exchange", "{", { "content-type": "application/json" })).toMatchObject({ status: 400, body: { error_description: "POST /exchange body is not JSON" } });
+    expect(await raw("GET", "/token")).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request", code: "ERR_REQUEST" },
+    });
+    expect(
+      await raw("GET", `/token?scope=${encodeURIComponent(BROKER_SCOPE)}&scope=${encodeURIComponent(OTHER_SCOPE)}`),
+    ).toMatchObject({ status: 400 });
+    expect(await raw("GET", "/token?scope=api%3A%2F%2Fbroker%2FTokens.Exchange")).toMatchObject({
+      status: 400,
+      body: { code: "ERR_REQUEST" },
+    });
+    expect(await raw("POST", "/exchange", "{", { "content-type": "application/json" })).toMatchObject({
+      status: 400,
+      body: { error_description: "POST /exchange body is not JSON" },
+    });
     expect(await raw("POST", "/exchange", "{}", { "content-type": "text/plain" })).toMatchObject({ status: 400 });
     expect(await raw("DELETE", "/token")).toMatchObject({ status: 405 });
     expect(await raw("GET", "/admin")).toMatchObject({ status: 404 });
@@ -174,14 +252,20 @@ describe("the socket API", () => {
 
   it("bounds the request body", async () => {
     const big = JSON.stringify({ resource: "https://orders.example.com", scope: "x".repeat(20_000) });
-    const res = await raw("POST", "/exchange", big, { "content-type": "application/json" }).catch(() => ({ status: 400, body: {} }));
+    const res = await raw("POST", "/exchange", big, { "content-type": "application/json" }).catch(() => ({
+      status: 400,
+      body: {},
+    }));
     expect(res.status).toBe(400);
   });
 
   it("/health reports the thumbprints and counters, never the key", async () => {
     const h = await raw("GET", "/health");
     expect(h.status).toBe(200);
-    expect(h.body).toMatchObject({ status: "ok", credential: { kind: "certificate", signingThumbprintSha256: cert.thumbprintSha256Hex.toUpperCase() } });
+    expect(h.body).toMatchObject({
+      status: "ok",
+      credential: { kind: "certificate", signingThumbprintSha256: cert.thumbprintSha256Hex.toUpperCase() },
+    });
     expect(JSON.stringify(h.body)).not.toMatch(/PRIVATE|BEGIN/);
   });
 });

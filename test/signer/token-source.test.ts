@@ -3,13 +3,30 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Emulator } from "../emulator/index.ts";
+import type { Emulator } from "../../emulator/index.ts";
 import { createAssertionSigner } from "../../signer/assertion.ts";
 import { loadCertificateCredential } from "../../signer/credential.ts";
 import { SignerError } from "../../signer/errors.ts";
 import { createLogger } from "../../signer/log.ts";
 import { createSignerService, type SignerService } from "../../signer/service.ts";
-import { BROKER_APP, BROKER_SCOPE, CLIENT, OTHER_SCOPE, captureLog, certOnDisk, cleanupTempDirs, configFor, federatedIssuer, startEntra, tempDir, tenantFile, tokenPath, type CertOnDisk, type FederatedIssuer, rejectedSignerError } from "./support/fixtures.ts";
+import {
+  BROKER_APP,
+  BROKER_SCOPE,
+  CLIENT,
+  OTHER_SCOPE,
+  captureLog,
+  certOnDisk,
+  cleanupTempDirs,
+  configFor,
+  federatedIssuer,
+  startEntra,
+  tempDir,
+  tenantFile,
+  tokenPath,
+  type CertOnDisk,
+  type FederatedIssuer,
+  rejectedSignerError,
+} from "./support/fixtures.ts";
 
 const log = captureLog();
 const issuedTokens: string[] = [];
@@ -25,12 +42,12 @@ async function token(s: SignerService, scope = BROKER_SCOPE): Promise<string> {
   return t.accessToken;
 }
 
-
 afterAll(() => {
   // No log line may carry key material or a full token (tokens appear as a short hash only).
   const all = log.lines.join("");
   expect(all).not.toMatch(/PRIVATE KEY|BEGIN CERT/);
-  for (const k of keysUsed) for (const line of k.keyPem.split("\n").filter((l) => l.length > 40)) expect(all).not.toContain(line);
+  for (const k of keysUsed)
+    for (const line of k.keyPem.split("\n").filter((l) => l.length > 40)) expect(all).not.toContain(line);
   for (const t of issuedTokens) {
     expect(all).not.toContain(t);
     expect(all).not.toContain(t.split(".")[2]!);
@@ -56,7 +73,13 @@ describe("with a certificate", () => {
 
   it("gets an app-only token for the scope, authenticated with a PS256 assertion", async () => {
     const claims = decodeJwt(await token(service(emu, env)));
-    expect(claims).toMatchObject({ aud: BROKER_APP, azp: CLIENT, azpacr: "2", roles: ["Tokens.Exchange"], idtyp: "app" });
+    expect(claims).toMatchObject({
+      aud: BROKER_APP,
+      azp: CLIENT,
+      azpacr: "2",
+      roles: ["Tokens.Exchange"],
+      idtyp: "app",
+    });
   });
 
   it("serves later calls from msal's cache: no request to Entra ID and no signature per cached read", async () => {
@@ -146,7 +169,10 @@ describe("with two certificates (rotation)", () => {
       expect(decodeJwt(await token(s)).azp).toBe(CLIENT);
       const d = s.describe();
       expect(d).toMatchObject({ kind: "certificate", signingThumbprintSha256: next.thumbprintSha256Hex.toUpperCase() });
-      expect(d.kind === "certificate" && d.certificates.map((c) => c.thumbprintSha256)).toEqual([old.thumbprintSha256Hex.toUpperCase(), next.thumbprintSha256Hex.toUpperCase()]);
+      expect(d.kind === "certificate" && d.certificates.map((c) => c.thumbprintSha256)).toEqual([
+        old.thumbprintSha256Hex.toUpperCase(),
+        next.thumbprintSha256Hex.toUpperCase(),
+      ]);
     } finally {
       await emu.close();
     }
@@ -183,7 +209,9 @@ describe("with a federated credential (OIDC token file)", () => {
   it("says the file's token has expired instead of sending it", async () => {
     const now = Math.floor(Date.now() / 1000);
     writeFileSync(tokenFile, await issuer.sign({ iat: now - 900, nbf: now - 900, exp: now - 300 }));
-    const e = await rejectedSignerError(service(emu, { BROKER_SIGNER_FEDERATED_TOKEN_FILE: tokenFile }).getToken(BROKER_SCOPE));
+    const e = await rejectedSignerError(
+      service(emu, { BROKER_SIGNER_FEDERATED_TOKEN_FILE: tokenFile }).getToken(BROKER_SCOPE),
+    );
     expect(e.code).toBe("ERR_CREDENTIAL");
     expect(e.message).toMatch(/expired .* is whatever refreshes this file running/);
     expect(emu.requestCount(tokenPath())).toBe(3); // only the three requests of the test above
@@ -216,6 +244,14 @@ it("keeps assertion headers to the fixed template (PS256, x5t#S256) on the wire"
   const dir = tempDir();
   const cert = await certOnDisk(dir, "svc");
   keysUsed.push(cert);
-  const signer = createAssertionSigner({ clientId: CLIENT, tokenEndpoint: "https://x.example/t/oauth2/v2.0/token", credentials: [loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.certFile })] });
-  expect(decodeProtectedHeader(signer.assertion())).toEqual({ alg: "PS256", typ: "JWT", "x5t#S256": cert.thumbprintSha256Base64url });
+  const signer = createAssertionSigner({
+    clientId: CLIENT,
+    tokenEndpoint: "https://x.example/t/oauth2/v2.0/token",
+    credentials: [loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.certFile })],
+  });
+  expect(decodeProtectedHeader(signer.assertion())).toEqual({
+    alg: "PS256",
+    typ: "JWT",
+    "x5t#S256": cert.thumbprintSha256Base64url,
+  });
 });

@@ -1,6 +1,6 @@
 import { createPrivateKey } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { createTestCertificate, startEmulator, type TenantFile } from "../emulator/index.ts";
+import { createTestCertificate, startEmulator, type TenantFile } from "../../emulator/index.ts";
 
 // Runs in Node before the workerd tests: the Entra ID emulator, so that the broker is also tested
 // against tokens from a real token endpoint (not only tokens the tests shape themselves).
@@ -29,19 +29,36 @@ export default async function setup(project: TestProject) {
           { appId: f.certClient, displayName: "cert-client", certificates: [cert.certPem] },
           { appId: f.secretClient, displayName: "secret-client", secrets: [f.secret] },
           { appId: f.unassignedClient, displayName: "unassigned-client", secrets: [f.secret] },
-          { appId: f.apiV2.appId, displayName: "broker-v2", identifierUris: [f.apiV2.uri], requestedAccessTokenVersion: 2, appRoles: roles, appRoleAssignments: assignments },
-          { appId: f.apiV1.appId, displayName: "broker-v1", identifierUris: [f.apiV1.uri], requestedAccessTokenVersion: 1, appRoles: roles, appRoleAssignments: assignments },
+          {
+            appId: f.apiV2.appId,
+            displayName: "broker-v2",
+            identifierUris: [f.apiV2.uri],
+            requestedAccessTokenVersion: 2,
+            appRoles: roles,
+            appRoleAssignments: assignments,
+          },
+          {
+            appId: f.apiV1.appId,
+            displayName: "broker-v1",
+            identifierUris: [f.apiV1.uri],
+            requestedAccessTokenVersion: 1,
+            appRoles: roles,
+            appRoleAssignments: assignments,
+          },
         ],
       },
     ],
   };
   const emulator = await startEmulator({ tenants, httpsPort: 0, httpPort: 0 });
-  project.provide("emulator", JSON.stringify({
-    ...f,
-    httpsOrigin: emulator.httpsOrigin,
-    httpOrigin: emulator.httpOrigin,
-    certKeyJwk: createPrivateKey(cert.keyPem).export({ format: "jwk" }),
-    certX5tS256: cert.thumbprintSha256Base64url,
-  }));
+  project.provide(
+    "emulator",
+    JSON.stringify({
+      ...f,
+      httpsOrigin: emulator.httpsOrigin,
+      httpOrigin: emulator.httpOrigin,
+      certKeyJwk: createPrivateKey(cert.keyPem).export({ format: "jwk" }),
+      certX5tS256: cert.thumbprintSha256Base64url,
+    }),
+  );
   return () => emulator.close();
 }

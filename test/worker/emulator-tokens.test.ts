@@ -38,7 +38,13 @@ function brokerEnv(overrides: Partial<Env> = {}): Env {
     // v2.0 tokens name the API by client id, v1.0 tokens by app id URI.
     ENTRA_AUDIENCES: `${emu.apiV2.appId},${emu.apiV1.uri}`,
     POLICY: JSON.stringify({
-      rules: [{ name: "inventory-readers", match: { roles: ["Inventory.Read"] }, grant: { origins: [INVENTORY], scopes: ["inventory.read"], maxTtlSeconds: 300 } }],
+      rules: [
+        {
+          name: "inventory-readers",
+          match: { roles: ["Inventory.Read"] },
+          grant: { origins: [INVENTORY], scopes: ["inventory.read"], maxTtlSeconds: 300 },
+        },
+      ],
     }),
     ...overrides,
   };
@@ -47,15 +53,31 @@ function brokerEnv(overrides: Partial<Env> = {}): Env {
 /** A client-credentials request to the emulator, as msal-node would send it. */
 async function entraToken(client: string, resourceUri: string, credential: "certificate" | "secret"): Promise<string> {
   const tokenEndpoint = `${emu.httpOrigin}/${emu.tenantId}/oauth2/v2.0/token`;
-  const form = new URLSearchParams({ grant_type: "client_credentials", client_id: client, scope: `${resourceUri}/.default` });
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: client,
+    scope: `${resourceUri}/.default`,
+  });
   if (credential === "secret") form.set("client_secret", emu.secret);
   else {
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: "PS256", typ: "JWT", "x5t#S256": emu.certX5tS256 };
-    const claims = { aud: tokenEndpoint, iss: client, sub: client, jti: crypto.randomUUID(), nbf: now, iat: now, exp: now + 300 };
+    const claims = {
+      aud: tokenEndpoint,
+      iss: client,
+      sub: client,
+      jti: crypto.randomUUID(),
+      nbf: now,
+      iat: now,
+      exp: now + 300,
+    };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    const key = await crypto.subtle.importKey("jwk", emu.certKeyJwk, { name: "RSA-PSS", hash: "SHA-256" }, false, ["sign"]);
-    const signature = new Uint8Array(await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 32 }, key, new TextEncoder().encode(input)));
+    const key = await crypto.subtle.importKey("jwk", emu.certKeyJwk, { name: "RSA-PSS", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    const signature = new Uint8Array(
+      await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 32 }, key, new TextEncoder().encode(input)),
+    );
     form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
     form.set("client_assertion", `${input}.${b64url(signature)}`);
   }
@@ -73,7 +95,15 @@ async function exchange(subjectToken: string, env: Env = brokerEnv()): Promise<R
     resource: INVENTORY,
   });
   const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request("https://broker.test/token", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } }), env, ctx);
+  const response = await worker.fetch(
+    new Request("https://broker.test/token", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    }),
+    env,
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return response;
 }
@@ -82,7 +112,12 @@ describe("tokens from the Entra ID emulator", () => {
   it("accepts a v2.0 token of a certificate-authenticated client", async () => {
     const response = await exchange(await entraToken(emu.certClient, emu.apiV2.uri, "certificate"));
     expect(response.status).toBe(200);
-    expect(log.lastExchange()).toMatchObject({ outcome: "granted", client_id: emu.certClient, token_version: "2.0", rule: "inventory-readers" });
+    expect(log.lastExchange()).toMatchObject({
+      outcome: "granted",
+      client_id: emu.certClient,
+      token_version: "2.0",
+      rule: "inventory-readers",
+    });
   });
 
   it("accepts a v1.0 token of a certificate-authenticated client", async () => {
@@ -99,7 +134,10 @@ describe("tokens from the Entra ID emulator", () => {
   });
 
   it("accepts the secret-authenticated client when REQUIRE_CERTIFICATE_CLIENTS is false", async () => {
-    const response = await exchange(await entraToken(emu.secretClient, emu.apiV1.uri, "secret"), brokerEnv({ REQUIRE_CERTIFICATE_CLIENTS: "false" }));
+    const response = await exchange(
+      await entraToken(emu.secretClient, emu.apiV1.uri, "secret"),
+      brokerEnv({ REQUIRE_CERTIFICATE_CLIENTS: "false" }),
+    );
     expect(response.status).toBe(200);
   });
 
@@ -111,13 +149,19 @@ describe("tokens from the Entra ID emulator", () => {
   });
 
   it("refuses a token for another API of the same tenant", async () => {
-    const response = await exchange(await entraToken(emu.certClient, emu.apiV2.uri, "certificate"), brokerEnv({ ENTRA_AUDIENCES: "api://some-other-api" }));
+    const response = await exchange(
+      await entraToken(emu.certClient, emu.apiV2.uri, "certificate"),
+      brokerEnv({ ENTRA_AUDIENCES: "api://some-other-api" }),
+    );
     expect(response.status).toBe(400);
     expect(log.lastExchange()?.reason).toBe("audience_mismatch");
   });
 
   it("refuses the emulator's tokens when the tenant is not allow-listed", async () => {
-    const response = await exchange(await entraToken(emu.certClient, emu.apiV2.uri, "certificate"), brokerEnv({ ENTRA_TENANT_IDS: crypto.randomUUID() }));
+    const response = await exchange(
+      await entraToken(emu.certClient, emu.apiV2.uri, "certificate"),
+      brokerEnv({ ENTRA_TENANT_IDS: crypto.randomUUID() }),
+    );
     expect(log.lastExchange()?.reason).toBe("tenant_not_allowed");
     expect(response.status).toBe(400);
   });

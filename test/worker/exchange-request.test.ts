@@ -7,27 +7,115 @@ import { captureLog } from "./support/audit-log.ts";
 
 const log = captureLog();
 
-
-type Case = { name: string; form: Record<string, string | string[] | undefined>; error: string; reason: string; description?: RegExp };
+type Case = {
+  name: string;
+  form: Record<string, string | string[] | undefined>;
+  error: string;
+  reason: string;
+  description?: RegExp;
+};
 
 const cases: Case[] = [
-  { name: "a missing grant_type", form: { grant_type: undefined }, error: "invalid_request", reason: "grant_type_missing", description: /grant_type is required/ },
-  { name: "the client_credentials grant", form: { grant_type: "client_credentials" }, error: "unsupported_grant_type", reason: "grant_type_unsupported" },
-  { name: "a missing subject_token", form: { subject_token: undefined }, error: "invalid_request", reason: "subject_token_missing" },
-  { name: "an empty subject_token", form: { subject_token: "" }, error: "invalid_request", reason: "subject_token_missing" },
-  { name: "a missing subject_token_type", form: { subject_token_type: undefined }, error: "invalid_request", reason: "subject_token_type_unsupported" },
-  { name: "an id_token subject_token_type", form: { subject_token_type: "urn:ietf:params:oauth:token-type:id_token" }, error: "invalid_request", reason: "subject_token_type_unsupported" },
-  { name: "a SAML requested_token_type", form: { requested_token_type: "urn:ietf:params:oauth:token-type:saml2" }, error: "invalid_request", reason: "requested_token_type_unsupported" },
-  { name: "an actor_token (delegation)", form: { actor_token: "x", actor_token_type: "urn:ietf:params:oauth:token-type:jwt" }, error: "invalid_request", reason: "actor_token_unsupported" },
-  { name: "a repeated grant_type", form: { grant_type: ["urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:token-exchange"] }, error: "invalid_request", reason: "parameter_repeated", description: /grant_type is repeated/ },
-  { name: "a repeated scope", form: { scope: ["inventory.read", "inventory.list"] }, error: "invalid_request", reason: "parameter_repeated" },
+  {
+    name: "a missing grant_type",
+    form: { grant_type: undefined },
+    error: "invalid_request",
+    reason: "grant_type_missing",
+    description: /grant_type is required/,
+  },
+  {
+    name: "the client_credentials grant",
+    form: { grant_type: "client_credentials" },
+    error: "unsupported_grant_type",
+    reason: "grant_type_unsupported",
+  },
+  {
+    name: "a missing subject_token",
+    form: { subject_token: undefined },
+    error: "invalid_request",
+    reason: "subject_token_missing",
+  },
+  {
+    name: "an empty subject_token",
+    form: { subject_token: "" },
+    error: "invalid_request",
+    reason: "subject_token_missing",
+  },
+  {
+    name: "a missing subject_token_type",
+    form: { subject_token_type: undefined },
+    error: "invalid_request",
+    reason: "subject_token_type_unsupported",
+  },
+  {
+    name: "an id_token subject_token_type",
+    form: { subject_token_type: "urn:ietf:params:oauth:token-type:id_token" },
+    error: "invalid_request",
+    reason: "subject_token_type_unsupported",
+  },
+  {
+    name: "a SAML requested_token_type",
+    form: { requested_token_type: "urn:ietf:params:oauth:token-type:saml2" },
+    error: "invalid_request",
+    reason: "requested_token_type_unsupported",
+  },
+  {
+    name: "an actor_token (delegation)",
+    form: { actor_token: "x", actor_token_type: "urn:ietf:params:oauth:token-type:jwt" },
+    error: "invalid_request",
+    reason: "actor_token_unsupported",
+  },
+  {
+    name: "a repeated grant_type",
+    form: {
+      grant_type: [
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+      ],
+    },
+    error: "invalid_request",
+    reason: "parameter_repeated",
+    description: /grant_type is repeated/,
+  },
+  {
+    name: "a repeated scope",
+    form: { scope: ["inventory.read", "inventory.list"] },
+    error: "invalid_request",
+    reason: "parameter_repeated",
+  },
   { name: "a missing resource", form: { resource: undefined }, error: "invalid_target", reason: "resource_missing" },
-  { name: "two resources", form: { resource: [INVENTORY, DEPLOY] }, error: "invalid_target", reason: "resource_repeated", description: /exactly one resource/ },
-  { name: "the same resource twice", form: { resource: [INVENTORY, INVENTORY] }, error: "invalid_target", reason: "resource_repeated" },
-  { name: "an audience instead of a resource", form: { audience: "inventory" }, error: "invalid_target", reason: "audience_unsupported" },
+  {
+    name: "two resources",
+    form: { resource: [INVENTORY, DEPLOY] },
+    error: "invalid_target",
+    reason: "resource_repeated",
+    description: /exactly one resource/,
+  },
+  {
+    name: "the same resource twice",
+    form: { resource: [INVENTORY, INVENTORY] },
+    error: "invalid_target",
+    reason: "resource_repeated",
+  },
+  {
+    name: "an audience instead of a resource",
+    form: { audience: "inventory" },
+    error: "invalid_target",
+    reason: "audience_unsupported",
+  },
   { name: "an empty scope", form: { scope: "" }, error: "invalid_scope", reason: "scope_malformed" },
-  { name: "a scope with a double space", form: { scope: "inventory.read  inventory.list" }, error: "invalid_scope", reason: "scope_malformed" },
-  { name: "a scope with a quote", form: { scope: 'inventory."read' }, error: "invalid_scope", reason: "scope_malformed" },
+  {
+    name: "a scope with a double space",
+    form: { scope: "inventory.read  inventory.list" },
+    error: "invalid_scope",
+    reason: "scope_malformed",
+  },
+  {
+    name: "a scope with a quote",
+    form: { scope: 'inventory."read' },
+    error: "invalid_scope",
+    reason: "scope_malformed",
+  },
 ];
 
 const nonCanonical = [
@@ -74,22 +162,54 @@ describe("POST /token request validation", () => {
 
   it("refuses a JSON body with invalid_request", async () => {
     const s = scenario();
-    const response = await s.fetch(new Request("https://broker.test/token", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }));
-    expect(await oauthError(response)).toMatchObject({ status: 400, error: "invalid_request", error_description: expect.stringMatching(/x-www-form-urlencoded/) });
+    const response = await s.fetch(
+      new Request("https://broker.test/token", {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      }),
+    );
+    expect(await oauthError(response)).toMatchObject({
+      status: 400,
+      error: "invalid_request",
+      error_description: expect.stringMatching(/x-www-form-urlencoded/),
+    });
   });
 
   it("accepts a charset parameter on the content type", async () => {
     const s = scenario();
-    const body = new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: await s.token(), subject_token_type: "urn:ietf:params:oauth:token-type:jwt", resource: INVENTORY });
-    const response = await s.fetch(new Request("https://broker.test/token", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded; charset=UTF-8" } }));
+    const body = new URLSearchParams({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: await s.token(),
+      subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+      resource: INVENTORY,
+    });
+    const response = await s.fetch(
+      new Request("https://broker.test/token", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-www-form-urlencoded; charset=UTF-8" },
+      }),
+    );
     expect(response.status).toBe(200);
   });
 
   it("refuses a body over 32 KiB with 413, even without a Content-Length", async () => {
     const s = scenario();
     const big = "a".repeat(40 * 1024);
-    const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(`grant_type=x&pad=${big}`)); c.close(); } });
-    const response = await s.fetch(new Request("https://broker.test/token", { method: "POST", body: stream, headers: { "content-type": "application/x-www-form-urlencoded" } }));
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(`grant_type=x&pad=${big}`));
+        c.close();
+      },
+    });
+    const response = await s.fetch(
+      new Request("https://broker.test/token", {
+        method: "POST",
+        body: stream,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    );
     expect(await oauthError(response)).toMatchObject({ status: 413, error: "invalid_request" });
   });
 
@@ -103,7 +223,9 @@ describe("POST /token request validation", () => {
   it("echoes the jwt token type when the client asks for it", async () => {
     const s = scenario();
     const response = await s.exchange({ requested_token_type: "urn:ietf:params:oauth:token-type:jwt" });
-    expect(((await response.json()) as { issued_token_type: string }).issued_token_type).toBe("urn:ietf:params:oauth:token-type:jwt");
+    expect(((await response.json()) as { issued_token_type: string }).issued_token_type).toBe(
+      "urn:ietf:params:oauth:token-type:jwt",
+    );
   });
 
   it("ignores unknown parameters (RFC 6749 §3.2)", async () => {

@@ -4,7 +4,7 @@ import { loadConfig } from "../../worker/config.ts";
 import { toOriginHeaders } from "../../worker/forward/headers.ts";
 import { BoundedLru } from "../../worker/lru.ts";
 import { createMintedTokens, REUSE_MARGIN_SECONDS } from "../../worker/forward/minted-tokens.ts";
-import { matchRoute, originPath, parseRoutes, scopesFor, type RouteTable } from "../../worker/forward/routes.ts";
+import { matchRoute, originPath, parseRoutes, scopesFor, type RouteTable } from "../../worker/forward/route-table.ts";
 import { createVerifiedCallers } from "../../worker/verified-callers.ts";
 import { createJwksCache } from "../../worker/jwks.ts";
 import type { Caller } from "../../worker/entra-token.ts";
@@ -32,7 +32,11 @@ function table(...routes: Array<Record<string, unknown>>): RouteTable {
 describe("ROUTES", () => {
   it("accepts a JSON string or a TOML table", () => {
     expect(parseRoutes(JSON.stringify({ routes: [route()] })).ok).toBe(true);
-    expect(parseRoutes({ routes: [route({ stripPrefix: true, match: { host: "inventory.gw.example.com", pathPrefix: "/api" } })] }).ok).toBe(true);
+    expect(
+      parseRoutes({
+        routes: [route({ stripPrefix: true, match: { host: "inventory.gw.example.com", pathPrefix: "/api" } })],
+      }).ok,
+    ).toBe(true);
   });
 
   it.each([
@@ -41,24 +45,72 @@ describe("ROUTES", () => {
     ["an unknown top-level field", { routes: [route()], extra: 1 }, /unknown field "extra"/],
     ["an unknown route field", { routes: [route({ headers: {} })] }, /route "inventory": headers: unknown field/],
     ["a bad name", { routes: [route({ name: "has space" })] }, /name: must be/],
-    ["no match at all", { routes: [route({ match: {} })] }, /route "inventory": match: needs "host" and\/or "pathPrefix"/],
-    ["a host with a port", { routes: [route({ match: { host: "gw.example.com:8443" } })] }, /match.host: "gw.example.com:8443" is not/],
+    [
+      "no match at all",
+      { routes: [route({ match: {} })] },
+      /route "inventory": match: needs "host" and\/or "pathPrefix"/,
+    ],
+    [
+      "a host with a port",
+      { routes: [route({ match: { host: "gw.example.com:8443" } })] },
+      /match.host: "gw.example.com:8443" is not/,
+    ],
     ["an upper-case host", { routes: [route({ match: { host: "GW.example.com" } })] }, /match.host/],
-    ["a relative path prefix", { routes: [route({ match: { pathPrefix: "api" } })] }, /match.pathPrefix: "api" must be a path/],
-    ["a prefix with dot segments", { routes: [route({ match: { pathPrefix: "/a/../b" } })] }, /not a plain normalised path/],
-    ["a percent-encoded prefix", { routes: [route({ match: { pathPrefix: "/a%2Fb" } })] }, /not a plain normalised path/],
+    [
+      "a relative path prefix",
+      { routes: [route({ match: { pathPrefix: "api" } })] },
+      /match.pathPrefix: "api" must be a path/,
+    ],
+    [
+      "a prefix with dot segments",
+      { routes: [route({ match: { pathPrefix: "/a/../b" } })] },
+      /not a plain normalised path/,
+    ],
+    [
+      "a percent-encoded prefix",
+      { routes: [route({ match: { pathPrefix: "/a%2Fb" } })] },
+      /not a plain normalised path/,
+    ],
     ["a prefix of /", { routes: [route({ match: { pathPrefix: "/" } })] }, /matches everything/],
-    ["a prefix over /token", { routes: [route({ match: { pathPrefix: "/token" } })] }, /overlaps the broker's own endpoints/],
+    [
+      "a prefix over /token",
+      { routes: [route({ match: { pathPrefix: "/token" } })] },
+      /overlaps the broker's own endpoints/,
+    ],
     ["a prefix under /.well-known", { routes: [route({ match: { pathPrefix: "/.well-known/acme" } })] }, /overlaps/],
-    ["a non-canonical origin", { routes: [route({ origin: "https://Inventory.example.com/" })] }, /origin: "https:\/\/Inventory.example.com\/" is not a canonical origin/],
-    ["a plain-http origin off loopback", { routes: [route({ origin: "http://inventory.example.com" })] }, /origin: .* is not a canonical origin/],
-    ["stripPrefix without a prefix", { routes: [route({ match: { host: "gw.example.com" }, stripPrefix: true })] }, /stripPrefix: needs match.pathPrefix/],
+    [
+      "a non-canonical origin",
+      { routes: [route({ origin: "https://Inventory.example.com/" })] },
+      /origin: "https:\/\/Inventory.example.com\/" is not a canonical origin/,
+    ],
+    [
+      "a plain-http origin off loopback",
+      { routes: [route({ origin: "http://inventory.example.com" })] },
+      /origin: .* is not a canonical origin/,
+    ],
+    [
+      "stripPrefix without a prefix",
+      { routes: [route({ match: { host: "gw.example.com" }, stripPrefix: true })] },
+      /stripPrefix: needs match.pathPrefix/,
+    ],
     ["no scopes", { routes: [route({ scopes: {} })] }, /scopes: must be an object of method/],
-    ["a lower-case method", { routes: [route({ scopes: { get: ["a"] } })] }, /scopes.get: is not an upper-case HTTP method/],
+    [
+      "a lower-case method",
+      { routes: [route({ scopes: { get: ["a"] } })] },
+      /scopes.get: is not an upper-case HTTP method/,
+    ],
     ["an empty scope list", { routes: [route({ scopes: { GET: [] } })] }, /scopes.GET: must be a non-empty array/],
-    ["a bad scope token", { routes: [route({ scopes: { GET: ["a b"] } })] }, /scopes.GET\[0\]: "a b" is not a scope token/],
+    [
+      "a bad scope token",
+      { routes: [route({ scopes: { GET: ["a b"] } })] },
+      /scopes.GET\[0\]: "a b" is not a scope token/,
+    ],
     ["duplicate names", { routes: [route(), route({ match: { pathPrefix: "/b/" } })] }, /duplicate route name/],
-    ["duplicate matches", { routes: [route(), route({ name: "other" })] }, /route "other": match: another route has the same host and pathPrefix/],
+    [
+      "duplicate matches",
+      { routes: [route(), route({ name: "other" })] },
+      /route "other": match: another route has the same host and pathPrefix/,
+    ],
   ])("rejects %s, naming the route and field", (_, doc, message) => {
     const parsed = parseRoutes(doc);
     expect(parsed.ok).toBe(false);
@@ -67,7 +119,9 @@ describe("ROUTES", () => {
 
   it("reports problems under the setting's name when the config loads", async () => {
     const s = scenario();
-    const config = await loadConfig(s.env({ ROUTES: JSON.stringify({ routes: [route({ origin: "ftp://x" })] }), FORWARD_TIMEOUT_MS: "5" }));
+    const config = await loadConfig(
+      s.env({ ROUTES: JSON.stringify({ routes: [route({ origin: "ftp://x" })] }), FORWARD_TIMEOUT_MS: "5" }),
+    );
     expect(config.ok).toBe(false);
     if (!config.ok) {
       expect(config.error).toContainEqual(expect.stringMatching(/^ROUTES route "inventory": origin:/));
@@ -139,8 +193,23 @@ describe("verified callers cache", () => {
 });
 
 describe("minted tokens cache", () => {
-  const caller: Caller = { tenantId: "t", appId: ORDERS_APP, objectId: "o", roles: ["Inventory.Read"], tokenVersion: "2.0", clientAuth: "certificate", issuedAt: 0, expiresAt: 1e10 };
-  const grant = { rule: "r", resource: "https://inventory.example.com", scopes: ["inventory.read"], roles: ["Inventory.Read"], maxTtlSeconds: 300 };
+  const caller: Caller = {
+    tenantId: "t",
+    appId: ORDERS_APP,
+    objectId: "o",
+    roles: ["Inventory.Read"],
+    tokenVersion: "2.0",
+    clientAuth: "certificate",
+    issuedAt: 0,
+    expiresAt: 1e10,
+  };
+  const grant = {
+    rule: "r",
+    resource: "https://inventory.example.com",
+    scopes: ["inventory.read"],
+    roles: ["Inventory.Read"],
+    maxTtlSeconds: 300,
+  };
 
   async function tokens() {
     const s = scenario();
@@ -165,7 +234,9 @@ describe("minted tokens cache", () => {
   it("signs once for concurrent misses on one key", async () => {
     const { cache, issuer } = await tokens();
     const sign = vi.spyOn(crypto.subtle, "sign");
-    const results = await Promise.all(Array.from({ length: 5 }, () => cache.get("h", { issuer, caller, grant, ttlSeconds: 300, now: 1 })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => cache.get("h", { issuer, caller, grant, ttlSeconds: 300, now: 1 })),
+    );
     expect(new Set(results.map((r) => r.issued.jti)).size).toBe(1);
     expect(sign).toHaveBeenCalledTimes(1);
   });
@@ -189,7 +260,15 @@ describe("BoundedLru", () => {
 
 describe("headers to the origin", () => {
   it("drops headers named by Connection and replaces Authorization with the minted token", () => {
-    const headers = toOriginHeaders(new Headers({ connection: "keep-alive, x-secret", "x-secret": "1", "x-fine": "2", authorization: "Bearer caller" }), "minted");
+    const headers = toOriginHeaders(
+      new Headers({
+        connection: "keep-alive, x-secret",
+        "x-secret": "1",
+        "x-fine": "2",
+        authorization: "Bearer caller",
+      }),
+      "minted",
+    );
     expect([...headers]).toEqual([
       ["authorization", "Bearer minted"],
       ["x-fine", "2"],

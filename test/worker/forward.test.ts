@@ -21,7 +21,12 @@ const ROUTES = {
       match: { host: "inventory.gw.test", pathPrefix: "/api/" },
       origin: ORIGIN,
       stripPrefix: true,
-      scopes: { GET: ["inventory.read"], POST: ["inventory.write"], PUT: ["inventory.write"], DELETE: ["inventory.admin"] },
+      scopes: {
+        GET: ["inventory.read"],
+        POST: ["inventory.write"],
+        PUT: ["inventory.write"],
+        DELETE: ["inventory.admin"],
+      },
     },
     { name: "raw", match: { pathPrefix: "/raw" }, origin: ORIGIN, scopes: { "*": ["inventory.read"] } },
     { name: "whole-host", match: { host: "whole.gw.test" }, origin: ORIGIN, scopes: { "*": ["inventory.read"] } },
@@ -44,7 +49,12 @@ const TEST_TIMEOUT_MS = 400;
 
 /** One stable env object per gateway, as in production, so the per-config caches persist across requests. */
 function gateway(s: Scenario, overrides: Partial<Env> = {}) {
-  const env = s.env({ ROUTES: JSON.stringify(ROUTES), POLICY: JSON.stringify(POLICY), FORWARD_TIMEOUT_MS: String(TEST_TIMEOUT_MS), ...overrides });
+  const env = s.env({
+    ROUTES: JSON.stringify(ROUTES),
+    POLICY: JSON.stringify(POLICY),
+    FORWARD_TIMEOUT_MS: String(TEST_TIMEOUT_MS),
+    ...overrides,
+  });
   return {
     async fetch(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
       const { token, ...rest } = init;
@@ -94,9 +104,25 @@ describe("forward mode: allowed requests", () => {
       audience: ORIGIN,
       typ: "at+jwt",
     });
-    expect(payload).toMatchObject({ sub: ORDERS_APP, client_id: ORDERS_APP, tid: s.tid, scope: "inventory.read", roles: ["Inventory.Read"] });
+    expect(payload).toMatchObject({
+      sub: ORDERS_APP,
+      client_id: ORDERS_APP,
+      tid: s.tid,
+      scope: "inventory.read",
+      roles: ["Inventory.Read"],
+    });
     expect(payload.exp! - payload.iat!).toBe(300);
-    expect(forwardAudit()).toEqual([expect.objectContaining({ outcome: "granted", reason: "granted", route: "inventory", method: "GET", origin_status: 200, token_reused: false, jti: payload.jti })]);
+    expect(forwardAudit()).toEqual([
+      expect.objectContaining({
+        outcome: "granted",
+        reason: "granted",
+        route: "inventory",
+        method: "GET",
+        origin_status: 200,
+        token_reused: false,
+        jti: payload.jti,
+      }),
+    ]);
   });
 
   it("puts the route's scopes for the method into the minted token", async () => {
@@ -135,8 +161,15 @@ describe("forward mode: allowed requests", () => {
       te: "trailers",
       upgrade: "websocket",
     };
-    const kept = { "x-request-id": "req-42", accept: "application/json", "content-type": "application/json", "user-agent": "orders/1.0" };
-    const got = await echo(await gw.fetch("/api/items", { method: "POST", body: "{}", headers: { ...spoofed, ...kept } }));
+    const kept = {
+      "x-request-id": "req-42",
+      accept: "application/json",
+      "content-type": "application/json",
+      "user-agent": "orders/1.0",
+    };
+    const got = await echo(
+      await gw.fetch("/api/items", { method: "POST", body: "{}", headers: { ...spoofed, ...kept } }),
+    );
     for (const name of Object.keys(spoofed)) expect(got.headers, name).not.toHaveProperty(name);
     expect(got.headers).toMatchObject(kept);
   });
@@ -148,7 +181,9 @@ describe("forward mode: allowed requests", () => {
   ])("passes %s with its path, query string and body through unchanged", async (method, body) => {
     const gw = gateway(scenario());
     const query = "?b=2&a=1&a=%20x%2Fy&empty=&flag";
-    const got = await echo(await gw.fetch(`/api/items/A%2F1/details${query}`, { method, ...(body !== undefined && { body }) }));
+    const got = await echo(
+      await gw.fetch(`/api/items/A%2F1/details${query}`, { method, ...(body !== undefined && { body }) }),
+    );
     expect(got).toMatchObject({ method, path: "/items/A%2F1/details", query, body: body ?? "" });
   });
 
@@ -161,7 +196,13 @@ describe("forward mode: allowed requests", () => {
   it("passes a binary body through byte for byte", async () => {
     const gw = gateway(scenario());
     const bytes = new Uint8Array(256 * 64).map((_, i) => i % 256);
-    const got = await echo(await gw.fetch("/api/blob", { method: "PUT", body: bytes, headers: { "content-type": "application/octet-stream" } }));
+    const got = await echo(
+      await gw.fetch("/api/blob", {
+        method: "PUT",
+        body: bytes,
+        headers: { "content-type": "application/octet-stream" },
+      }),
+    );
     expect(got.bodyBase64).toBe(btoa(String.fromCharCode(...bytes)));
     expect(got.headers["content-type"]).toBe("application/octet-stream");
   });
@@ -259,7 +300,9 @@ describe("forward mode: minted token reuse", () => {
     const s = scenario();
     const gw = gateway(s);
     const token = await s.token({ claims: { exp: nowSeconds() + 45 } });
-    const payload = decodeJwt(((await echo(await gw.fetch("/api/a", { token }))).headers.authorization as string).slice(7));
+    const payload = decodeJwt(
+      ((await echo(await gw.fetch("/api/a", { token }))).headers.authorization as string).slice(7),
+    );
     expect(payload.exp).toBeLessThanOrEqual(nowSeconds() + 45);
   });
 });
@@ -269,9 +312,27 @@ describe("forward mode: refusals (RFC 6750)", () => {
 
   it.each([
     ["no Authorization header", { token: null }, 401, "invalid_token", "token_missing"],
-    ["another auth scheme", { token: null, headers: { authorization: "Basic dXNlcjpwYXNz" } }, 401, "invalid_token", "token_missing"],
-    ["Bearer without a token", { token: null, headers: { authorization: "Bearer " } }, 400, "invalid_request", "authorization_malformed"],
-    ["two bearer tokens", { token: null, headers: { authorization: "Bearer a.b.c, Bearer d.e.f" } }, 400, "invalid_request", "authorization_malformed"],
+    [
+      "another auth scheme",
+      { token: null, headers: { authorization: "Basic dXNlcjpwYXNz" } },
+      401,
+      "invalid_token",
+      "token_missing",
+    ],
+    [
+      "Bearer without a token",
+      { token: null, headers: { authorization: "Bearer " } },
+      400,
+      "invalid_request",
+      "authorization_malformed",
+    ],
+    [
+      "two bearer tokens",
+      { token: null, headers: { authorization: "Bearer a.b.c, Bearer d.e.f" } },
+      400,
+      "invalid_request",
+      "authorization_malformed",
+    ],
     ["a token that is not a JWT", { token: "not-a-jwt" }, 401, "invalid_token", "token_malformed"],
   ] as const)("refuses %s", async (_, init, status, error, reason) => {
     const response = await gateway(scenario()).fetch("/api/items", init as RequestInit & { token: string | null });
@@ -290,17 +351,24 @@ describe("forward mode: refusals (RFC 6750)", () => {
   });
 
   it.each([
-    ["an expired token", { claims: { exp: nowSeconds() - 3600, iat: nowSeconds() - 7200, nbf: nowSeconds() - 7200 } }, "token_expired"],
+    [
+      "an expired token",
+      { claims: { exp: nowSeconds() - 3600, iat: nowSeconds() - 7200, nbf: nowSeconds() - 7200 } },
+      "token_expired",
+    ],
     ["a delegated token", { claims: { scp: "user_impersonation" } }, "not_app_only"],
     ["a token for another tenant", { claims: { tid: "99999999-9999-4999-8999-999999999999" } }, "tenant_not_allowed"],
     ["a token signed by an unpublished key", { kid: "key-b" }, "key_not_found"],
-  ] as const)("answers %s with 401 invalid_token and the precise reason in the audit log", async (_, options, reason) => {
-    const s = scenario();
-    const response = await gateway(s).fetch("/api/items", { token: await s.token(options) });
-    expect(response.status).toBe(401);
-    expect(challenge(response)).toContain('error="invalid_token"');
-    expect(forwardAudit()[0]).toMatchObject({ outcome: "denied", reason });
-  });
+  ] as const)(
+    "answers %s with 401 invalid_token and the precise reason in the audit log",
+    async (_, options, reason) => {
+      const s = scenario();
+      const response = await gateway(s).fetch("/api/items", { token: await s.token(options) });
+      expect(response.status).toBe(401);
+      expect(challenge(response)).toContain('error="invalid_token"');
+      expect(forwardAudit()[0]).toMatchObject({ outcome: "denied", reason });
+    },
+  );
 
   it("answers a method the policy does not grant the route's scope for with 403 insufficient_scope naming the scope", async () => {
     const response = await gateway(scenario()).fetch("/api/items/1", { method: "DELETE" });

@@ -14,14 +14,17 @@ describe("GET /.well-known/jwks.json", () => {
       ["broker-es256-1", "ES256", "sig"],
       ["broker-ed25519-next", "EdDSA", "sig"],
     ]);
-    for (const key of jwks.keys) for (const member of ["d", "p", "q", "dp", "dq", "qi", "k"]) expect(key).not.toHaveProperty(member);
+    for (const key of jwks.keys)
+      for (const member of ["d", "p", "q", "dp", "dq", "qi", "k"]) expect(key).not.toHaveProperty(member);
   });
 });
 
 describe("GET /.well-known/oauth-authorization-server", () => {
   it("serves RFC 8414 metadata whose issuer is exactly the configured URL", async () => {
     const s = scenario();
-    const metadata = (await (await s.fetch(new Request("https://broker.test/.well-known/oauth-authorization-server"))).json()) as Record<string, unknown>;
+    const metadata = (await (
+      await s.fetch(new Request("https://broker.test/.well-known/oauth-authorization-server"))
+    ).json()) as Record<string, unknown>;
     expect(metadata).toMatchObject({
       issuer: "https://broker.test",
       token_endpoint: "https://broker.test/token",
@@ -49,14 +52,23 @@ describe("GET /.well-known/oauth-authorization-server", () => {
       client,
       oauth.None(),
       "urn:ietf:params:oauth:grant-type:token-exchange",
-      new URLSearchParams({ subject_token: await s.token(), subject_token_type: "urn:ietf:params:oauth:token-type:access_token", resource: INVENTORY, scope: "inventory.read" }),
+      new URLSearchParams({
+        subject_token: await s.token(),
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        resource: INVENTORY,
+        scope: "inventory.read",
+      }),
       { [oauth.customFetch]: worker },
     );
     const result = await oauth.processGenericTokenEndpointResponse(as, client, response);
     expect(result.token_type).toBe("bearer");
     expect(result.scope).toBe("inventory.read");
     const jwks = (await (await worker(as.jwks_uri!)).json()) as never;
-    const { payload } = await jwtVerify(result.access_token, createLocalJWKSet(jwks), { issuer: as.issuer, audience: INVENTORY, typ: "at+jwt" });
+    const { payload } = await jwtVerify(result.access_token, createLocalJWKSet(jwks), {
+      issuer: as.issuer,
+      audience: INVENTORY,
+      typ: "at+jwt",
+    });
     expect(payload.client_id).toBe(ORDERS_APP);
   });
 });

@@ -16,32 +16,46 @@ describe("policy decisions", () => {
 
   it("denies a client whose roles do not cover the rule", async () => {
     const s = scenario();
-    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: ["Inventory.Write"] } }) }));
+    const body = await oauthError(
+      await s.exchange({ subject_token: await s.token({ claims: { roles: ["Inventory.Write"] } }) }),
+    );
     expect(body.error).toBe("invalid_target");
     expect(log.lastExchange()?.reason).toBe("resource_not_granted");
   });
 
   it("matches roles case-sensitively, like Entra's role values", async () => {
     const s = scenario();
-    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { roles: ["inventory.read"] } }) }));
+    const body = await oauthError(
+      await s.exchange({ subject_token: await s.token({ claims: { roles: ["inventory.read"] } }) }),
+    );
     expect(body.error).toBe("invalid_target");
   });
 
   it("denies the right role from the wrong client when the rule names clients", async () => {
     const s = scenario();
-    const body = await oauthError(await s.exchange({ subject_token: await s.token({ claims: { azp: DEPLOYER_APP } }) }));
+    const body = await oauthError(
+      await s.exchange({ subject_token: await s.token({ claims: { azp: DEPLOYER_APP } }) }),
+    );
     expect(body.error).toBe("invalid_target");
   });
 
   it("denies an origin no rule grants", async () => {
     const s = scenario();
     const body = await oauthError(await s.exchange({ resource: "https://payroll.example.com" }));
-    expect(body).toMatchObject({ error: "invalid_target", error_description: "the requested resource is not granted to this client" });
+    expect(body).toMatchObject({
+      error: "invalid_target",
+      error_description: "the requested resource is not granted to this client",
+    });
   });
 
   it("does not let a suffix or sub-domain ride on a granted origin", async () => {
     const s = scenario();
-    for (const resource of ["https://evil-inventory.example.com", "https://inventory.example.com.evil.net", "https://a.inventory.example.com", "https://inventory.example.com:8443"]) {
+    for (const resource of [
+      "https://evil-inventory.example.com",
+      "https://inventory.example.com.evil.net",
+      "https://a.inventory.example.com",
+      "https://inventory.example.com:8443",
+    ]) {
       expect((await oauthError(await s.exchange({ resource }))).error).toBe("invalid_target");
     }
   });
@@ -49,7 +63,11 @@ describe("policy decisions", () => {
   it("denies a scope beyond the grant with invalid_scope, naming the scope", async () => {
     const s = scenario();
     const body = await oauthError(await s.exchange({ scope: "inventory.read inventory.delete" }));
-    expect(body).toMatchObject({ status: 400, error: "invalid_scope", error_description: "scope not granted for this resource: inventory.delete" });
+    expect(body).toMatchObject({
+      status: 400,
+      error: "invalid_scope",
+      error_description: "scope not granted for this resource: inventory.delete",
+    });
     expect(log.lastExchange()?.reason).toBe("scope_not_granted");
   });
 
@@ -57,8 +75,16 @@ describe("policy decisions", () => {
     const s = scenario();
     const policy = {
       rules: [
-        { name: "a", match: { clients: [ORDERS_APP] }, grant: { origins: [INVENTORY], scopes: ["read"], maxTtlSeconds: 60 } },
-        { name: "b", match: { clients: [ORDERS_APP] }, grant: { origins: [INVENTORY], scopes: ["write"], maxTtlSeconds: 600 } },
+        {
+          name: "a",
+          match: { clients: [ORDERS_APP] },
+          grant: { origins: [INVENTORY], scopes: ["read"], maxTtlSeconds: 60 },
+        },
+        {
+          name: "b",
+          match: { clients: [ORDERS_APP] },
+          grant: { origins: [INVENTORY], scopes: ["write"], maxTtlSeconds: 600 },
+        },
       ],
     };
     s.configure({ POLICY: JSON.stringify(policy) });
@@ -72,14 +98,33 @@ describe("policy decisions", () => {
 
   it("limits a rule to its tenants", async () => {
     const s = scenario();
-    const policy = { rules: [{ name: "other-tenant", match: { clients: [ORDERS_APP], tenants: [crypto.randomUUID()] }, grant: { origins: [INVENTORY], scopes: ["read"], maxTtlSeconds: 60 } }] };
+    const policy = {
+      rules: [
+        {
+          name: "other-tenant",
+          match: { clients: [ORDERS_APP], tenants: [crypto.randomUUID()] },
+          grant: { origins: [INVENTORY], scopes: ["read"], maxTtlSeconds: 60 },
+        },
+      ],
+    };
     expect((await oauthError(await s.exchange({}, { POLICY: JSON.stringify(policy) }))).error).toBe("invalid_target");
   });
 
   it("accepts the policy as a TOML table (an object) as well as a JSON string", async () => {
     const s = scenario();
-    const policy = { rules: [{ name: "deploy", match: { roles: ["Deploy.Write"] }, grant: { origins: [DEPLOY], scopes: ["deploy"], maxTtlSeconds: 30 } }] };
-    const response = await s.exchange({ resource: DEPLOY, subject_token: await s.token({ claims: { roles: ["Deploy.Write"] } }) }, { POLICY: policy });
+    const policy = {
+      rules: [
+        {
+          name: "deploy",
+          match: { roles: ["Deploy.Write"] },
+          grant: { origins: [DEPLOY], scopes: ["deploy"], maxTtlSeconds: 30 },
+        },
+      ],
+    };
+    const response = await s.exchange(
+      { resource: DEPLOY, subject_token: await s.token({ claims: { roles: ["Deploy.Write"] } }) },
+      { POLICY: policy },
+    );
     expect(response.status).toBe(200);
   });
 });

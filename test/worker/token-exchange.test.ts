@@ -5,7 +5,6 @@ import { captureLog } from "./support/audit-log.ts";
 
 const log = captureLog();
 
-
 describe("POST /token", () => {
   it("exchanges a v2.0 certificate-client token for an origin-scoped RFC 9068 token", async () => {
     const s = scenario();
@@ -20,7 +19,9 @@ describe("POST /token", () => {
       scope: "inventory.read inventory.list",
     });
     const token = body.access_token as string;
-    const jwks = (await (await s.fetch(new Request("https://broker.test/.well-known/jwks.json"))).json()) as { keys: JsonWebKey[] };
+    const jwks = (await (await s.fetch(new Request("https://broker.test/.well-known/jwks.json"))).json()) as {
+      keys: JsonWebKey[];
+    };
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks as never), {
       issuer: "https://broker.test",
       audience: INVENTORY,
@@ -28,7 +29,13 @@ describe("POST /token", () => {
       algorithms: ["ES256"],
     });
     expect(protectedHeader.kid).toBe("broker-es256-1");
-    expect(payload).toMatchObject({ sub: ORDERS_APP, client_id: ORDERS_APP, tid: s.tid, scope: "inventory.read inventory.list", roles: ["Inventory.Read"] });
+    expect(payload).toMatchObject({
+      sub: ORDERS_APP,
+      client_id: ORDERS_APP,
+      tid: s.tid,
+      scope: "inventory.read inventory.list",
+      roles: ["Inventory.Read"],
+    });
     expect(payload.exp! - payload.iat!).toBe(300);
     expect(payload.nbf).toBe(payload.iat);
     expect(typeof payload.jti).toBe("string");
@@ -48,7 +55,14 @@ describe("POST /token", () => {
     const response = await s.exchange({ subject_token: subject });
     const { access_token } = (await response.json()) as { access_token: string };
     const [line] = log.exchanges();
-    expect(line).toMatchObject({ outcome: "granted", reason: "granted", rule: "orders-reads-inventory", client_id: ORDERS_APP, tenant: s.tid, resource: INVENTORY });
+    expect(line).toMatchObject({
+      outcome: "granted",
+      reason: "granted",
+      rule: "orders-reads-inventory",
+      client_id: ORDERS_APP,
+      tenant: s.tid,
+      resource: INVENTORY,
+    });
     expect(line!.jti).toBe(decodeJwt(access_token).jti);
     expect(line!.token_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof line!.subject_token_remaining_s).toBe("number");
@@ -92,7 +106,11 @@ describe("POST /token", () => {
     const { inject } = await import("vitest");
     const response = await s.exchange({}, { BROKER_SIGNING_KEYS: inject("brokerSigningKeysEd25519") });
     const { access_token } = (await response.json()) as { access_token: string };
-    expect(decodeProtectedHeader(access_token)).toMatchObject({ alg: "EdDSA", typ: "at+jwt", kid: "broker-ed25519-next" });
+    expect(decodeProtectedHeader(access_token)).toMatchObject({
+      alg: "EdDSA",
+      typ: "at+jwt",
+      kid: "broker-ed25519-next",
+    });
   });
 
   it("fetches keys from ENTRA_JWKS_ORIGIN when set, while the issuer stays the authority host's", async () => {

@@ -59,7 +59,11 @@ const CALLER_ONLY_PREFIXES = [
 
 /** Headers for the origin: the caller's minus hop-by-hop and identity, plus the minted token. */
 export function toOriginHeaders(incoming: Headers, mintedToken: string): Headers {
-  const headers = copyWithout(incoming, (name) => isHopByHop(name) || CALLER_ONLY.has(name) || CALLER_ONLY_PREFIXES.some((p) => name.startsWith(p)), incoming.get("connection"));
+  const headers = copyWithout(
+    incoming,
+    (name) => isHopByHop(name) || CALLER_ONLY.has(name) || CALLER_ONLY_PREFIXES.some((p) => name.startsWith(p)),
+    incoming.get("connection"),
+  );
   headers.set("authorization", `Bearer ${mintedToken}`);
   return headers;
 }
@@ -75,7 +79,12 @@ function isHopByHop(name: string): boolean {
 
 function copyWithout(source: Headers, drop: (lowerCaseName: string) => boolean, connection: string | null): Headers {
   // Connection names further headers that are hop-by-hop for this connection only (§7.6.1).
-  const named = new Set((connection ?? "").split(",").map((n) => n.trim().toLowerCase()).filter(Boolean));
+  const named = new Set(
+    (connection ?? "")
+      .split(",")
+      .map((n) => n.trim().toLowerCase())
+      .filter(Boolean),
+  );
   const headers = new Headers();
   for (const [name, value] of source) {
     if (drop(name) || named.has(name)) continue;

@@ -47,7 +47,9 @@ export function createMintedTokens(keys: SigningKeys): MintedTokens {
     async get(callerTokenHash, request) {
       const { grant, now } = request;
       // The rule and roles are part of the key: a token is reused only for the exact same grant.
-      const key = [callerTokenHash, grant.resource, grant.rule, grant.scopes.join(" "), grant.roles.join(" ")].join("\n");
+      const key = [callerTokenHash, grant.resource, grant.rule, grant.scopes.join(" "), grant.roles.join(" ")].join(
+        "\n",
+      );
       const cached = cache.get(key);
       if (cached && reusable(cached, now)) return { issued: cached, reused: true };
       if (cached) cache.delete(key);

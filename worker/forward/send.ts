@@ -14,9 +14,15 @@ export interface OutboundRequest {
   readonly body: ReadableStream<Uint8Array> | null;
 }
 
-export async function sendToOrigin(outbound: OutboundRequest, timeoutMs: number): Promise<Result<Response, OriginProblem>> {
+export async function sendToOrigin(
+  outbound: OutboundRequest,
+  timeoutMs: number,
+): Promise<Result<Response, OriginProblem>> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("origin did not answer in time", "TimeoutError")), timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("origin did not answer in time", "TimeoutError")),
+    timeoutMs,
+  );
   let response: Response;
   try {
     response = await fetch(outbound.url, {

@@ -1,5 +1,5 @@
 import { err, ok, type Result } from "../result.ts";
-import { parseRoutes, type RouteTable } from "./routes.ts";
+import { parseRoutes, type RouteTable } from "./route-table.ts";
 
 // Forward mode's part of the Config: present only when ROUTES is set (absent = mode off).
 
@@ -22,8 +22,15 @@ export function loadForwardSettings(routes: unknown, timeoutMs: unknown): Result
   let timeout = DEFAULT_TIMEOUT_MS;
   if (timeoutMs !== undefined && timeoutMs !== "") {
     const n = Number(timeoutMs);
-    if ((typeof timeoutMs !== "string" && typeof timeoutMs !== "number") || !/^\d+$/.test(String(timeoutMs)) || n < MIN_TIMEOUT_MS || n > MAX_TIMEOUT_MS) {
-      problems.push(`FORWARD_TIMEOUT_MS is ${JSON.stringify(timeoutMs)}: use a whole number of milliseconds from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`);
+    if (
+      (typeof timeoutMs !== "string" && typeof timeoutMs !== "number") ||
+      !/^\d+$/.test(String(timeoutMs)) ||
+      n < MIN_TIMEOUT_MS ||
+      n > MAX_TIMEOUT_MS
+    ) {
+      problems.push(
+        `FORWARD_TIMEOUT_MS is ${JSON.stringify(timeoutMs)}: use a whole number of milliseconds from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`,
+      );
     } else timeout = n;
   }
   if (routes === undefined || routes === "") return problems.length > 0 ? err(problems) : ok(undefined);

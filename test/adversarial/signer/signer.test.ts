@@ -9,13 +9,23 @@ import fc from "fast-check";
 import { compactVerify, decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSERTION_LIFETIME_S, createAssertionSigner, type AssertionSigner } from "../../../signer/assertion.ts";
-import { assertNoKeyMaterialInProcess, loadCertificateCredential, type CertificateCredential } from "../../../signer/credential.ts";
+import {
+  assertNoKeyMaterialInProcess,
+  loadCertificateCredential,
+  type CertificateCredential,
+} from "../../../signer/credential.ts";
 import { loadConfig } from "../../../signer/config.ts";
 import { SignerError } from "../../../signer/errors.ts";
 import { createLogger } from "../../../signer/log.ts";
 import { createSignerService } from "../../../signer/service.ts";
 import { startSocketServer, type SocketServer } from "../../../signer/socket-server.ts";
-import { certOnDisk, cleanupTempDirs, tempDir, thrownSignerError, type CertOnDisk } from "../../signer/support/fixtures.ts";
+import {
+  certOnDisk,
+  cleanupTempDirs,
+  tempDir,
+  thrownSignerError,
+  type CertOnDisk,
+} from "../../signer/support/fixtures.ts";
 
 const TENANT = "9b1c2a4e-5f6d-4e7a-8b9c-0d1e2f3a4b5c";
 const CLIENT = "a1a1a1a1-b2b2-4c3c-8d4d-e5e5e5e5e5e5";
@@ -40,7 +50,6 @@ function expectNoKey(text: string): void {
   for (const line of keyLines) expect(text).not.toContain(line);
 }
 
-
 function keyCopy(mode: number): string {
   const file = join(dir, `key-${mode.toString(8)}-${Math.random().toString(36).slice(2)}.pem`);
   writeFileSync(file, cert.keyPem);
@@ -61,13 +70,17 @@ describe("private key file permissions", () => {
 
   it("accepts a key file of mode 0400", () => {
     const keyFile = keyCopy(0o400);
-    expect(loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }).thumbprintSha256).toBe(cred.thumbprintSha256);
+    expect(loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }).thumbprintSha256).toBe(
+      cred.thumbprintSha256,
+    );
   });
 
   it("judges a symlink by its target: a link to a 0644 key is refused", () => {
     const link = join(dir, `link-${Math.random().toString(36).slice(2)}.pem`);
     symlinkSync(keyCopy(0o644), link);
-    expect(thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: link, certFile: cert.certFile })).code).toBe("ERR_KEY_UNSAFE");
+    expect(
+      thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: link, certFile: cert.certFile })).code,
+    ).toBe("ERR_KEY_UNSAFE");
   });
 
   it("refuses a directory where the key file belongs", () => {
@@ -89,21 +102,32 @@ describe("private key file permissions", () => {
 
   it("does not quote a malformed key file's contents in its error", () => {
     const keyFile = join(dir, `bad-${Math.random().toString(36).slice(2)}.pem`);
-    writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${keyLines.join("\n").slice(0, 500)}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+    writeFileSync(
+      keyFile,
+      `-----BEGIN PRIVATE KEY-----\n${keyLines.join("\n").slice(0, 500)}\n-----END PRIVATE KEY-----\n`,
+      { mode: 0o600 },
+    );
     const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile }));
     expect(e.code).toBe("ERR_CREDENTIAL");
     expectNoKey(e.message);
   });
 
   it("does not quote a private key given as the certificate file", () => {
-    const e = thrownSignerError(() => loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.keyFile }));
+    const e = thrownSignerError(() =>
+      loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.keyFile }),
+    );
     expect(e.code).toBe("ERR_CREDENTIAL");
     expectNoKey(e.message);
   });
 });
 
 describe("key material in argv, environment or settings", () => {
-  const markers = ["-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN ENCRYPTED PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----"];
+  const markers = [
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----BEGIN EC PRIVATE KEY-----",
+    "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+  ];
   for (const marker of markers) {
     it(`refuses ${marker.slice(11, -5)} inside an --option=value argument, naming the position only`, () => {
       const secret = `${marker}\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ\n`;
@@ -114,14 +138,22 @@ describe("key material in argv, environment or settings", () => {
   }
 
   it("refuses a key in an unrelated environment variable, naming the variable only", () => {
-    const e = thrownSignerError(() => assertNoKeyMaterialInProcess(["node"], { HOME: "/root", CI_DEPLOY_KEY: cert.keyPem }));
+    const e = thrownSignerError(() =>
+      assertNoKeyMaterialInProcess(["node"], { HOME: "/root", CI_DEPLOY_KEY: cert.keyPem }),
+    );
     expect(e).toMatchObject({ code: "ERR_KEY_UNSAFE", message: expect.stringContaining("CI_DEPLOY_KEY") });
     expectNoKey(e.message);
   });
 
   for (const variable of ["BROKER_SIGNER_CERT_FILE", "BROKER_SIGNER_CA_FILE", "BROKER_SIGNER_NEXT_KEY_FILE"]) {
     it(`refuses key material pasted into ${variable} without echoing it`, () => {
-      const env: Record<string, string> = { BROKER_SIGNER_TENANT_ID: TENANT, BROKER_SIGNER_CLIENT_ID: CLIENT, BROKER_SIGNER_KEY_FILE: cert.keyFile, BROKER_SIGNER_CERT_FILE: cert.certFile, [variable]: cert.keyPem };
+      const env: Record<string, string> = {
+        BROKER_SIGNER_TENANT_ID: TENANT,
+        BROKER_SIGNER_CLIENT_ID: CLIENT,
+        BROKER_SIGNER_KEY_FILE: cert.keyFile,
+        BROKER_SIGNER_CERT_FILE: cert.certFile,
+        [variable]: cert.keyPem,
+      };
       const e = thrownSignerError(() => loadConfig({}, env, dir));
       expect(e.code).toBe("ERR_KEY_UNSAFE");
       expectNoKey(e.message);
@@ -134,17 +166,32 @@ describe("the socket", () => {
   afterAll(async () => server?.close());
 
   function service() {
-    const env = { BROKER_SIGNER_TENANT_ID: TENANT, BROKER_SIGNER_CLIENT_ID: CLIENT, BROKER_SIGNER_KEY_FILE: cert.keyFile, BROKER_SIGNER_CERT_FILE: cert.certFile, BROKER_SIGNER_AUTHORITY_HOST: "https://127.0.0.1:1", BROKER_SIGNER_BROKER_SCOPE: "api://broker/.default" };
+    const env = {
+      BROKER_SIGNER_TENANT_ID: TENANT,
+      BROKER_SIGNER_CLIENT_ID: CLIENT,
+      BROKER_SIGNER_KEY_FILE: cert.keyFile,
+      BROKER_SIGNER_CERT_FILE: cert.certFile,
+      BROKER_SIGNER_AUTHORITY_HOST: "https://127.0.0.1:1",
+      BROKER_SIGNER_BROKER_SCOPE: "api://broker/.default",
+    };
     return createSignerService(loadConfig({}, env, dir));
   }
 
-  function request(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  function request(
+    socketPath: string,
+    method: string,
+    path: string,
+    body?: string,
+  ): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath, method, path, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
-        let text = "";
-        res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = http.request(
+        { socketPath, method, path, headers: body ? { "content-type": "application/json" } : {} },
+        (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });
@@ -154,7 +201,11 @@ describe("the socket", () => {
     const previous = process.umask(0);
     try {
       const runDir = join(dir, "run-umask");
-      const s = await startSocketServer({ socketPath: join(runDir, "signer.sock"), service: service(), log: createLogger(() => {}) });
+      const s = await startSocketServer({
+        socketPath: join(runDir, "signer.sock"),
+        service: service(),
+        log: createLogger(() => {}),
+      });
       expect(lstatSync(s.socketPath).mode & 0o777).toBe(0o600);
       expect(statSync(runDir).mode & 0o777).toBe(0o700);
       await s.close();
@@ -168,7 +219,9 @@ describe("the socket", () => {
       const runDir = join(dir, `run-${mode.toString(8)}`);
       mkdirSync(runDir);
       chmodSync(runDir, mode);
-      await expect(startSocketServer({ socketPath: join(runDir, "s.sock"), service: service(), log: createLogger(() => {}) })).rejects.toMatchObject({ code: "ERR_SOCKET" });
+      await expect(
+        startSocketServer({ socketPath: join(runDir, "s.sock"), service: service(), log: createLogger(() => {}) }),
+      ).rejects.toMatchObject({ code: "ERR_SOCKET" });
     });
   }
 
@@ -177,19 +230,27 @@ describe("the socket", () => {
     mkdirSync(real, { mode: 0o700 });
     const link = join(dir, "run-link");
     symlinkSync(real, link);
-    await expect(startSocketServer({ socketPath: join(link, "s.sock"), service: service(), log: createLogger(() => {}) })).rejects.toMatchObject({ code: "ERR_SOCKET", message: expect.stringContaining("not a directory") });
+    await expect(
+      startSocketServer({ socketPath: join(link, "s.sock"), service: service(), log: createLogger(() => {}) }),
+    ).rejects.toMatchObject({ code: "ERR_SOCKET", message: expect.stringContaining("not a directory") });
   });
 
   it("refuses a socket path that is a symlink planted by someone else", async () => {
     const runDir = join(dir, "run-planted");
     mkdirSync(runDir, { mode: 0o700 });
     symlinkSync(join(dir, "elsewhere.sock"), join(runDir, "s.sock"));
-    await expect(startSocketServer({ socketPath: join(runDir, "s.sock"), service: service(), log: createLogger(() => {}) })).rejects.toMatchObject({ code: "ERR_SOCKET" });
+    await expect(
+      startSocketServer({ socketPath: join(runDir, "s.sock"), service: service(), log: createLogger(() => {}) }),
+    ).rejects.toMatchObject({ code: "ERR_SOCKET" });
   });
 
   it("offers no endpoint that signs caller-chosen input, and leaks neither key nor assertion in any answer or log line", async () => {
     const lines: string[] = [];
-    server = await startSocketServer({ socketPath: join(dir, "run-api", "signer.sock"), service: service(), log: createLogger((l) => void lines.push(l), "debug") });
+    server = await startSocketServer({
+      socketPath: join(dir, "run-api", "signer.sock"),
+      service: service(),
+      log: createLogger((l) => void lines.push(l), "debug"),
+    });
     const answers = await Promise.all([
       request(server.socketPath, "POST", "/sign", JSON.stringify({ aud: "https://evil.example", sub: "admin" })),
       request(server.socketPath, "POST", "/assertion", JSON.stringify({ aud: ENDPOINT })),
@@ -206,7 +267,8 @@ describe("the socket", () => {
 });
 
 describe("client assertions: the fixed template only", () => {
-  const newSigner = (now = () => Date.now()): AssertionSigner => createAssertionSigner({ clientId: CLIENT, tokenEndpoint: ENDPOINT, credentials: [cred], now });
+  const newSigner = (now = () => Date.now()): AssertionSigner =>
+    createAssertionSigner({ clientId: CLIENT, tokenEndpoint: ENDPOINT, credentials: [cred], now });
 
   const audiences = [
     ["a trailing slash", `${ENDPOINT}/`],
@@ -215,7 +277,10 @@ describe("client assertions: the fixed template only", () => {
     ["the v1 endpoint", `https://login.microsoftonline.com/${TENANT}/oauth2/token`],
     ["plain http", ENDPOINT.replace("https:", "http:")],
     ["an empty fragment", `${ENDPOINT}#`],
-    ["the tenant's domain instead of its id", "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"],
+    [
+      "the tenant's domain instead of its id",
+      "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+    ],
     ["the common endpoint", "https://login.microsoftonline.com/common/oauth2/v2.0/token"],
     ["another cloud", ENDPOINT.replace(".com/", ".us/")],
     ["an empty string", ""],
@@ -231,10 +296,17 @@ describe("client assertions: the fixed template only", () => {
   it("refuses every audience but the pinned endpoint (fast-check, 300 runs)", () => {
     const signer = newSigner();
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.webUrl(), fc.constantFrom(ENDPOINT.toUpperCase(), `${ENDPOINT} `, ` ${ENDPOINT}`, `${ENDPOINT}\u0000`)), (aud) => {
-        fc.pre(aud !== ENDPOINT);
-        expect(() => signer.assertion(aud)).toThrow(SignerError);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.webUrl(),
+          fc.constantFrom(ENDPOINT.toUpperCase(), `${ENDPOINT} `, ` ${ENDPOINT}`, `${ENDPOINT}\u0000`),
+        ),
+        (aud) => {
+          fc.pre(aud !== ENDPOINT);
+          expect(() => signer.assertion(aud)).toThrow(SignerError);
+        },
+      ),
       { numRuns: 300 },
     );
     expect(signer.signatures).toBe(0);
@@ -252,7 +324,13 @@ describe("client assertions: the fixed template only", () => {
         expect(Object.keys(decodeProtectedHeader(jwt)).sort()).toEqual(["alg", "typ", "x5t#S256"]);
         const claims = decodeJwt(jwt);
         expect(Object.keys(claims).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "nbf", "sub"]);
-        expect(claims).toMatchObject({ aud: ENDPOINT, iss: CLIENT, sub: CLIENT, iat: Math.floor(t / 1000), nbf: Math.floor(t / 1000) });
+        expect(claims).toMatchObject({
+          aud: ENDPOINT,
+          iss: CLIENT,
+          sub: CLIENT,
+          iat: Math.floor(t / 1000),
+          nbf: Math.floor(t / 1000),
+        });
         expect(claims.exp! - claims.iat!).toBe(ASSERTION_LIFETIME_S);
       }),
       { numRuns: 50 },

@@ -38,7 +38,13 @@ function bytesOf(part: Part): Uint8Array {
 
 /** RS256 over exactly the given header and payload bytes, with a real Entra test key. */
 export async function rs256(signingInput: string, kid = "key-a"): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("jwk", privateJwk(kid), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey(
+    "jwk",
+    privateJwk(kid),
+    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   return new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, new TextEncoder().encode(signingInput)));
 }
 
@@ -72,7 +78,9 @@ export async function script(path: string, spec: Script): Promise<void> {
 
 /** Requests the hostile endpoint received under a path prefix. */
 export async function hits(prefix: string): Promise<number> {
-  return ((await (await fetch(`${hostileOrigin}/__hits?prefix=${encodeURIComponent(prefix)}`)).json()) as { total: number }).total;
+  return (
+    (await (await fetch(`${hostileOrigin}/__hits?prefix=${encodeURIComponent(prefix)}`)).json()) as { total: number }
+  ).total;
 }
 
 /** A scenario whose Entra keys come from the hostile endpoint, scripted with `spec` (default: key-a). */
@@ -101,10 +109,19 @@ export interface Refusal {
  * The exact outcome of a refused exchange: status, OAuth error, audit reason; no token in the body, no
  * `granted` event in the audit log, no-store, and none of the given secrets echoed in the response.
  */
-export async function expectRefused(response: Response, log: Log, want: Refusal, secrets: string[] = []): Promise<void> {
+export async function expectRefused(
+  response: Response,
+  log: Log,
+  want: Refusal,
+  secrets: string[] = [],
+): Promise<void> {
   const text = await response.text();
   const body = JSON.parse(text) as Record<string, unknown>;
-  expect({ status: response.status, error: body.error, reason: log.lastReason() }).toEqual({ status: want.status, error: want.error, reason: want.reason });
+  expect({ status: response.status, error: body.error, reason: log.lastReason() }).toEqual({
+    status: want.status,
+    error: want.error,
+    reason: want.reason,
+  });
   if (typeof want.description === "string") expect(body.error_description).toBe(want.description);
   else if (want.description) expect(body.error_description).toMatch(want.description);
   expect(Object.keys(body).sort()).toEqual(["error", "error_description"]);

@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { captureLog } from "../../worker/support/audit-log.ts";
 import { b64url, scenario } from "../../worker/support/scenario.ts";
-import { craft, expectRefused, hits, hostileKeysScenario, invalidSubject, publicJwk, script, type Refusal } from "../support/adversary.ts";
+import {
+  craft,
+  expectRefused,
+  hits,
+  hostileKeysScenario,
+  invalidSubject,
+  publicJwk,
+  script,
+  type Refusal,
+} from "../support/adversary.ts";
 
 // A hostile or broken key endpoint. The broker's keys come from one configured URL per tenant; here
 // that URL is the scriptable hostile endpoint, so each test says exactly what it answers and counts
@@ -11,7 +20,12 @@ import { craft, expectRefused, hits, hostileKeysScenario, invalidSubject, public
 const log = captureLog();
 afterEach(() => vi.useRealTimers());
 
-const UNAVAILABLE: Refusal = { status: 503, error: "temporarily_unavailable", reason: "jwks_unavailable", description: "Entra ID signing keys are unavailable right now; retry later" };
+const UNAVAILABLE: Refusal = {
+  status: 503,
+  error: "temporarily_unavailable",
+  reason: "jwks_unavailable",
+  description: "Entra ID signing keys are unavailable right now; retry later",
+};
 
 function freezeClock(): (seconds: number) => void {
   vi.useFakeTimers({ toFake: ["Date"] });
@@ -68,7 +82,9 @@ describe("weak or malformed keys in a published set (400, never 500)", () => {
   const keyA = publicJwk();
   /** PKCS#1 v1.5 encoded message for SHA-256: with e = 1 the "signature" is just this block. */
   async function encodedMessage(signingInput: string, bytes: number): Promise<Uint8Array> {
-    const digestInfo = [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+    const digestInfo = [
+      0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+    ];
     const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(signingInput)));
     const t = [...digestInfo, ...hash];
     return new Uint8Array([0x00, 0x01, ...new Array(bytes - t.length - 3).fill(0xff), 0x00, ...t]);
@@ -105,7 +121,13 @@ describe("weak or malformed keys in a published set (400, never 500)", () => {
   });
 
   it("only considers the first 64 keys of a document", async () => {
-    const filler = Array.from({ length: 64 }, (_, i) => ({ kty: "EC", crv: "P-256", kid: `f${i}`, x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }));
+    const filler = Array.from({ length: 64 }, (_, i) => ({
+      kty: "EC",
+      crv: "P-256",
+      kid: `f${i}`,
+      x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+      y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+    }));
     const { s } = await hostileKeysScenario({ body: jwks(...filler, keyA) });
     await expectRefused(await s.exchange(), log, invalidSubject("key_not_found"));
   });
@@ -115,8 +137,14 @@ describe("unusable keys mixed with the good one", () => {
   const keyA = publicJwk();
   const sets: Array<[string, unknown[]]> = [
     ["an HMAC (oct) key with the good key's kid, listed first", [{ kty: "oct", kid: "key-a", k: "c2VjcmV0" }, keyA]],
-    ["an encryption key with the good key's kid, listed after it", [keyA, { ...keyA, use: "enc", n: b64url(new Uint8Array(256).fill(7)) }]],
-    ["an RS512 key with the good key's kid, listed after it", [keyA, { ...keyA, alg: "RS512", n: b64url(new Uint8Array(256).fill(7)) }]],
+    [
+      "an encryption key with the good key's kid, listed after it",
+      [keyA, { ...keyA, use: "enc", n: b64url(new Uint8Array(256).fill(7)) }],
+    ],
+    [
+      "an RS512 key with the good key's kid, listed after it",
+      [keyA, { ...keyA, alg: "RS512", n: b64url(new Uint8Array(256).fill(7)) }],
+    ],
     ["entries that are not objects", [null, "key", 42, [keyA], keyA]],
     ["a key without a kid", [{ ...keyA, kid: undefined }, keyA]],
     ["a key carrying private members", [{ ...keyA, kid: "priv", d: "AQAB", p: "AQAB" }, keyA]],
@@ -137,7 +165,11 @@ describe("floods and refresh behaviour (fetches counted)", () => {
     const [h, p] = (await s.token()).split(".");
     for (let round = 0; round < 3; round++) {
       advance(61);
-      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => s.exchange({ subject_token: `${h}.${p}.${b64url(new Uint8Array(256).fill(i))}` })));
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          s.exchange({ subject_token: `${h}.${p}.${b64url(new Uint8Array(256).fill(i))}` }),
+        ),
+      );
       expect(responses.every((r) => r.status === 400)).toBe(true);
     }
     expect(log.lastReason()).toBe("signature_invalid");
@@ -150,7 +182,11 @@ describe("floods and refresh behaviour (fetches counted)", () => {
     expect((await s.exchange()).status).toBe(200);
     for (let minute = 0; minute < 10; minute++) {
       advance(61);
-      await Promise.all(Array.from({ length: 10 }, async (_, i) => s.exchange({ subject_token: await s.token({ header: { kid: `bogus-${minute}-${i}` } }) })));
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) =>
+          s.exchange({ subject_token: await s.token({ header: { kid: `bogus-${minute}-${i}` } }) }),
+        ),
+      );
     }
     expect(await keyHits()).toBe(11);
   });
@@ -158,7 +194,12 @@ describe("floods and refresh behaviour (fetches counted)", () => {
   it("backs off an endpoint that is down: a flood of unknown kids costs one fetch per backoff", async () => {
     const advance = freezeClock();
     const { s, keysPath, keyHits } = await hostileKeysScenario({ status: 503 });
-    const flood = () => Promise.all(Array.from({ length: 20 }, async (_, i) => s.exchange({ subject_token: await s.token({ header: { kid: `k${i}` } }) })));
+    const flood = () =>
+      Promise.all(
+        Array.from({ length: 20 }, async (_, i) =>
+          s.exchange({ subject_token: await s.token({ header: { kid: `k${i}` } }) }),
+        ),
+      );
     expect((await flood()).every((r) => r.status === 503)).toBe(true);
     expect(await keyHits()).toBe(1);
     advance(5);
@@ -187,7 +228,10 @@ describe("floods and refresh behaviour (fetches counted)", () => {
     expect((await s.exchange({ subject_token: b })).status).toBe(200);
     await script(keysPath, { body: jwks(publicJwk()) });
     advance(3601);
-    await expectRefused(await s.exchange({ subject_token: b }), log, { ...invalidSubject("key_not_found"), priorGrants: 1 });
+    await expectRefused(await s.exchange({ subject_token: b }), log, {
+      ...invalidSubject("key_not_found"),
+      priorGrants: 1,
+    });
     expect((await s.exchange()).status).toBe(200);
   });
 

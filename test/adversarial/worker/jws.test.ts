@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { captureLog } from "../../worker/support/audit-log.ts";
 import { b64url, scenario, type Scenario } from "../../worker/support/scenario.ts";
-import { claimsText, craft, expectRefused, hits, hostileOrigin, invalidSubject, privateJwk, publicJwk, rs256 } from "../support/adversary.ts";
+import {
+  claimsText,
+  craft,
+  expectRefused,
+  hits,
+  hostileOrigin,
+  invalidSubject,
+  privateJwk,
+  publicJwk,
+  rs256,
+} from "../support/adversary.ts";
 
 // JWS/JWT parsing and signatures: the attacks that broke JWT libraries (alg none, HMAC keyed with the
 // public key, key-carrying headers, parser differentials), each answered with the exact refusal, no
@@ -22,7 +32,9 @@ async function hmac(hash: string, keyBytes: Uint8Array, input: string): Promise<
 }
 
 async function publicKeyPem(): Promise<string> {
-  const key = await crypto.subtle.importKey("jwk", publicJwk(), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, ["verify"]);
+  const key = await crypto.subtle.importKey("jwk", publicJwk(), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, [
+    "verify",
+  ]);
   const der = new Uint8Array((await crypto.subtle.exportKey("spki", key)) as ArrayBuffer);
   const b64 = btoa(String.fromCharCode(...der));
   return `-----BEGIN PUBLIC KEY-----\n${b64.match(/.{1,64}/g)!.join("\n")}\n-----END PUBLIC KEY-----\n`;
@@ -38,10 +50,17 @@ async function hmacConfused(s: Scenario, alg: string, keyBytes: Uint8Array): Pro
 /** A valid signature by key-a under another RSA algorithm (the key is right, the algorithm is not). */
 async function otherRsaAlg(s: Scenario, alg: "PS256" | "RS384" | "RS512"): Promise<string> {
   const { alg: _ignored, ...jwk } = privateJwk() as JsonWebKey & { alg?: string };
-  const params = alg === "PS256" ? { name: "RSA-PSS", hash: "SHA-256" } : { name: "RSASSA-PKCS1-v1_5", hash: alg === "RS384" ? "SHA-384" : "SHA-512" };
+  const params =
+    alg === "PS256"
+      ? { name: "RSA-PSS", hash: "SHA-256" }
+      : { name: "RSASSA-PKCS1-v1_5", hash: alg === "RS384" ? "SHA-384" : "SHA-512" };
   const key = await crypto.subtle.importKey("jwk", { ...jwk, alg }, params, false, ["sign"]);
   const input = `${b64url(JSON.stringify({ alg, typ: "JWT", kid: "key-a" }))}.${b64url(JSON.stringify(validClaims(s)))}`;
-  const sig = await crypto.subtle.sign(alg === "PS256" ? { name: "RSA-PSS", saltLength: 32 } : "RSASSA-PKCS1-v1_5", key, new TextEncoder().encode(input));
+  const sig = await crypto.subtle.sign(
+    alg === "PS256" ? { name: "RSA-PSS", saltLength: 32 } : "RSASSA-PKCS1-v1_5",
+    key,
+    new TextEncoder().encode(input),
+  );
   return `${input}.${b64url(new Uint8Array(sig))}`;
 }
 
@@ -68,12 +87,20 @@ describe("algorithm confusion", () => {
 
   it("refuses HS256 keyed with the published JWK's JSON bytes", async () => {
     const s = scenario();
-    await refused(s, await hmacConfused(s, "HS256", new TextEncoder().encode(JSON.stringify(publicJwk()))), "alg_not_allowed");
+    await refused(
+      s,
+      await hmacConfused(s, "HS256", new TextEncoder().encode(JSON.stringify(publicJwk()))),
+      "alg_not_allowed",
+    );
   });
 
   it("refuses an HMAC signature under an RS256 header as signature_invalid (a short signature is not a 500)", async () => {
     const s = scenario();
-    await refused(s, await hmacConfused(s, "RS256", new TextEncoder().encode(await publicKeyPem())), "signature_invalid");
+    await refused(
+      s,
+      await hmacConfused(s, "RS256", new TextEncoder().encode(await publicKeyPem())),
+      "signature_invalid",
+    );
   });
 
   for (const alg of ["PS256", "RS384", "RS512"] as const) {
@@ -85,20 +112,42 @@ describe("algorithm confusion", () => {
 
   it("refuses the psychic signature (CVE-2022-21449): ES256 with r = s = 0", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: { alg: "ES256", typ: "JWT", kid: "key-a" }, payload: validClaims(s), signature: new Uint8Array(64) }), "alg_not_allowed");
+    await refused(
+      s,
+      await craft({
+        header: { alg: "ES256", typ: "JWT", kid: "key-a" },
+        payload: validClaims(s),
+        signature: new Uint8Array(64),
+      }),
+      "alg_not_allowed",
+    );
     expect(await s.keyFetches()).toBe(0);
   });
 
   it("refuses the psychic signature in DER form (30 06 02 01 00 02 01 00)", async () => {
     const s = scenario();
     const der = new Uint8Array([0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00]);
-    await refused(s, await craft({ header: { alg: "ES256", typ: "JWT", kid: "key-a" }, payload: validClaims(s), signature: der }), "alg_not_allowed");
+    await refused(
+      s,
+      await craft({ header: { alg: "ES256", typ: "JWT", kid: "key-a" }, payload: validClaims(s), signature: der }),
+      "alg_not_allowed",
+    );
   });
 
-  for (const [name, alg] of [["EdDSA", "EdDSA"], ["lower-case rs256", "rs256"], ["RS256 with a trailing space", "RS256 "], ["an array", ["RS256"]], ["a missing alg", undefined]] as const) {
+  for (const [name, alg] of [
+    ["EdDSA", "EdDSA"],
+    ["lower-case rs256", "rs256"],
+    ["RS256 with a trailing space", "RS256 "],
+    ["an array", ["RS256"]],
+    ["a missing alg", undefined],
+  ] as const) {
     it(`refuses ${name} as alg (alg_not_allowed)`, async () => {
       const s = scenario();
-      await refused(s, await craft({ header: { alg, typ: "JWT", kid: "key-a" }, payload: validClaims(s) }), "alg_not_allowed");
+      await refused(
+        s,
+        await craft({ header: { alg, typ: "JWT", kid: "key-a" }, payload: validClaims(s) }),
+        "alg_not_allowed",
+      );
     });
   }
 
@@ -126,7 +175,11 @@ describe("headers that carry or point at keys", () => {
     it(`refuses ${name} (header_param_forbidden) and fetches nothing`, async () => {
       const s = scenario();
       // Signed with key-b and published nowhere: only the header could make this token verify.
-      const token = await craft({ header: { alg: "RS256", typ: "JWT", kid: "key-b", ...extra(s) }, payload: validClaims(s), kid: "key-b" });
+      const token = await craft({
+        header: { alg: "RS256", typ: "JWT", kid: "key-b", ...extra(s) },
+        payload: validClaims(s),
+        kid: "key-b",
+      });
       await refused(s, token, "header_param_forbidden");
       expect(await s.keyFetches()).toBe(0);
       expect(await hits(`/${s.tid}/`)).toBe(0);
@@ -135,7 +188,11 @@ describe("headers that carry or point at keys", () => {
 
   it("refuses a jku even when it names the configured key endpoint itself", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: { alg: "RS256", typ: "JWT", kid: "key-a", jku: s.jwksUrl }, payload: validClaims(s) }), "header_param_forbidden");
+    await refused(
+      s,
+      await craft({ header: { alg: "RS256", typ: "JWT", kid: "key-a", jku: s.jwksUrl }, payload: validClaims(s) }),
+      "header_param_forbidden",
+    );
     expect(await s.keyFetches()).toBe(0);
   });
 });
@@ -144,22 +201,47 @@ describe("hostile kid values", () => {
   for (const kid of ["", 1, null, {}, ["key-a"], "k".repeat(257)] as const) {
     it(`refuses kid ${JSON.stringify(kid).slice(0, 24)} (kid_invalid) before any fetch`, async () => {
       const s = scenario();
-      await refused(s, await craft({ header: { alg: "RS256", typ: "JWT", kid }, payload: validClaims(s) }), "kid_invalid");
+      await refused(
+        s,
+        await craft({ header: { alg: "RS256", typ: "JWT", kid }, payload: validClaims(s) }),
+        "kid_invalid",
+      );
       expect(await s.keyFetches()).toBe(0);
     });
   }
 
-  for (const kid of ["../../../etc/passwd", "key-a/../key-b", "key-a\u0000", "__proto__", "constructor", "hasOwnProperty", "KEY-A", "' OR '1'='1", "https://attacker.example/keys"]) {
+  for (const kid of [
+    "../../../etc/passwd",
+    "key-a/../key-b",
+    "key-a\u0000",
+    "__proto__",
+    "constructor",
+    "hasOwnProperty",
+    "KEY-A",
+    "' OR '1'='1",
+    "https://attacker.example/keys",
+  ]) {
     it(`treats kid ${JSON.stringify(kid)} as an unknown key (key_not_found), one fetch at most`, async () => {
       const s = scenario();
-      await refused(s, await craft({ header: { alg: "RS256", typ: "JWT", kid }, payload: validClaims(s) }), "key_not_found");
+      await refused(
+        s,
+        await craft({ header: { alg: "RS256", typ: "JWT", kid }, payload: validClaims(s) }),
+        "key_not_found",
+      );
       expect(await s.keyFetches()).toBe(1);
     });
   }
 
   it("ignores a kid that is a URL of the hostile endpoint: nothing is fetched from it", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: { alg: "RS256", typ: "JWT", kid: `${hostileOrigin}/${s.tid}/kid` }, payload: validClaims(s) }), "key_not_found");
+    await refused(
+      s,
+      await craft({
+        header: { alg: "RS256", typ: "JWT", kid: `${hostileOrigin}/${s.tid}/kid` },
+        payload: validClaims(s),
+      }),
+      "key_not_found",
+    );
     expect(await hits(`/${s.tid}/`)).toBe(0);
   });
 });
@@ -168,20 +250,32 @@ describe("JWE, nested and detached forms", () => {
   it("refuses a five-part JWE (token_malformed)", async () => {
     const s = scenario();
     const h = b64url(JSON.stringify({ alg: "RSA-OAEP-256", enc: "A256GCM", kid: "key-a" }));
-    await refused(s, `${h}.${b64url(new Uint8Array(256))}.${b64url(new Uint8Array(12))}.${b64url(new Uint8Array(64))}.${b64url(new Uint8Array(16))}`, "token_malformed");
+    await refused(
+      s,
+      `${h}.${b64url(new Uint8Array(256))}.${b64url(new Uint8Array(12))}.${b64url(new Uint8Array(64))}.${b64url(new Uint8Array(16))}`,
+      "token_malformed",
+    );
   });
 
   for (const alg of ["RSA-OAEP-256", "dir"]) {
     it(`refuses a three-part token with the JWE alg ${alg} (alg_not_allowed)`, async () => {
       const s = scenario();
-      await refused(s, await craft({ header: { alg, enc: "A256GCM", kid: "key-a" }, payload: validClaims(s) }), "alg_not_allowed");
+      await refused(
+        s,
+        await craft({ header: { alg, enc: "A256GCM", kid: "key-a" }, payload: validClaims(s) }),
+        "alg_not_allowed",
+      );
     });
   }
 
   it("refuses a nested JWT (cty JWT, the payload is itself a JWT) as claims_malformed even when signed", async () => {
     const s = scenario();
     const inner = await s.token();
-    await refused(s, await craft({ header: { alg: "RS256", typ: "JWT", cty: "JWT", kid: "key-a" }, payload: inner }), "claims_malformed");
+    await refused(
+      s,
+      await craft({ header: { alg: "RS256", typ: "JWT", cty: "JWT", kid: "key-a" }, payload: inner }),
+      "claims_malformed",
+    );
   });
 
   for (const [name, mangle] of [
@@ -206,7 +300,10 @@ function withTrailingBits(segment: string): string {
 /** A valid token whose segment lengths satisfy `want` (padding claims and header until they do). */
 async function tokenWhere(s: Scenario, want: (lengths: number[]) => boolean): Promise<string> {
   for (let pad = 0; pad < 64; pad++) {
-    const token = await craft({ header: { alg: "RS256", typ: "JWT", kid: "key-a", x: "y".repeat(pad % 4) }, payload: { ...validClaims(s), pad: "p".repeat(pad >> 2) } });
+    const token = await craft({
+      header: { alg: "RS256", typ: "JWT", kid: "key-a", x: "y".repeat(pad % 4) },
+      payload: { ...validClaims(s), pad: "p".repeat(pad >> 2) },
+    });
     if (want(token.split(".").map((seg) => seg.length % 4)) && /[-_]/.test(token)) return token;
   }
   throw new Error("no such token");
@@ -217,16 +314,52 @@ describe("one token, exactly one accepted spelling", () => {
   const variants: Array<[string, (t: string) => string]> = [
     ["'=' padding on the header", (t) => t.replace(".", "=.")],
     ["'==' padding on the signature", (t) => `${t}==`],
-    ["'=' padding on the payload", (t) => { const [h, p, sg] = t.split("."); return `${h}.${p}=.${sg}`; }],
-    ["a space inside the payload", (t) => { const [h, p, sg] = t.split("."); return `${h}.${p!.slice(0, 10)} ${p!.slice(10)}.${sg}`; }],
+    [
+      "'=' padding on the payload",
+      (t) => {
+        const [h, p, sg] = t.split(".");
+        return `${h}.${p}=.${sg}`;
+      },
+    ],
+    [
+      "a space inside the payload",
+      (t) => {
+        const [h, p, sg] = t.split(".");
+        return `${h}.${p!.slice(0, 10)} ${p!.slice(10)}.${sg}`;
+      },
+    ],
     ["a newline inside the signature", (t) => `${t.slice(0, -20)}\n${t.slice(-20)}`],
     ["a leading space", (t) => ` ${t}`],
     ["a trailing tab", (t) => `${t}\t`],
     ["the standard base64 alphabet (+ and /)", (t) => t.replaceAll("-", "+").replaceAll("_", "/")],
-    ["one extra base64 character in the payload (length ≡ 1 mod 4)", (t) => { const [h, p, sg] = t.split("."); return `${h}.${p}A.${sg}`; }],
-    ["non-zero trailing bits in the header", (t) => { const [h, p, sg] = t.split("."); return `${withTrailingBits(h!)}.${p}.${sg}`; }],
-    ["non-zero trailing bits in the payload", (t) => { const [h, p, sg] = t.split("."); return `${h}.${withTrailingBits(p!)}.${sg}`; }],
-    ["non-zero trailing bits in the signature", (t) => { const [h, p, sg] = t.split("."); return `${h}.${p}.${withTrailingBits(sg!)}`; }],
+    [
+      "one extra base64 character in the payload (length ≡ 1 mod 4)",
+      (t) => {
+        const [h, p, sg] = t.split(".");
+        return `${h}.${p}A.${sg}`;
+      },
+    ],
+    [
+      "non-zero trailing bits in the header",
+      (t) => {
+        const [h, p, sg] = t.split(".");
+        return `${withTrailingBits(h!)}.${p}.${sg}`;
+      },
+    ],
+    [
+      "non-zero trailing bits in the payload",
+      (t) => {
+        const [h, p, sg] = t.split(".");
+        return `${h}.${withTrailingBits(p!)}.${sg}`;
+      },
+    ],
+    [
+      "non-zero trailing bits in the signature",
+      (t) => {
+        const [h, p, sg] = t.split(".");
+        return `${h}.${p}.${withTrailingBits(sg!)}`;
+      },
+    ],
   ];
   for (const [name, mangle] of variants) {
     it(`accepts the canonical spelling and refuses ${name} (token_malformed)`, async () => {
@@ -261,7 +394,11 @@ describe("invalid UTF-8 and byte-order marks", () => {
 
   it("refuses a header with invalid UTF-8 (header_invalid)", async () => {
     const s = scenario();
-    const header = new Uint8Array([...new TextEncoder().encode('{"alg":"RS256","kid":"key-a","x":"'), 0xff, ...new TextEncoder().encode('"}')]);
+    const header = new Uint8Array([
+      ...new TextEncoder().encode('{"alg":"RS256","kid":"key-a","x":"'),
+      0xff,
+      ...new TextEncoder().encode('"}'),
+    ]);
     await refused(s, await craft({ header, payload: validClaims(s) }), "header_invalid");
   });
 
@@ -273,7 +410,12 @@ describe("invalid UTF-8 and byte-order marks", () => {
 
   it("refuses a header that starts with a UTF-8 BOM", async () => {
     const s = scenario();
-    const header = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "key-a" }))]);
+    const header = new Uint8Array([
+      0xef,
+      0xbb,
+      0xbf,
+      ...new TextEncoder().encode(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "key-a" })),
+    ]);
     await refused(s, await craft({ header, payload: validClaims(s) }), "header_invalid");
   });
 });
@@ -295,19 +437,31 @@ describe("claim sets that are not one plain JSON object", () => {
 
   it("refuses typ at+jwt or any typ but JWT (header_invalid)", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: { alg: "RS256", typ: "at+jwt", kid: "key-a" }, payload: validClaims(s) }), "header_invalid");
+    await refused(
+      s,
+      await craft({ header: { alg: "RS256", typ: "at+jwt", kid: "key-a" }, payload: validClaims(s) }),
+      "header_invalid",
+    );
   });
 });
 
 describe("duplicate JSON members (parser differentials)", () => {
   it("refuses a header with alg twice, none then RS256 (header_invalid)", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: '{"alg":"none","alg":"RS256","kid":"key-a"}', payload: validClaims(s) }), "header_invalid");
+    await refused(
+      s,
+      await craft({ header: '{"alg":"none","alg":"RS256","kid":"key-a"}', payload: validClaims(s) }),
+      "header_invalid",
+    );
   });
 
   it("refuses a header with kid twice", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: '{"alg":"RS256","kid":"nope","kid":"key-a"}', payload: validClaims(s) }), "header_invalid");
+    await refused(
+      s,
+      await craft({ header: '{"alg":"RS256","kid":"nope","kid":"key-a"}', payload: validClaims(s) }),
+      "header_invalid",
+    );
   });
 
   for (const [name, extra] of [
@@ -324,12 +478,20 @@ describe("duplicate JSON members (parser differentials)", () => {
 });
 
 describe("__proto__ and other prototype tricks in claims", () => {
-  const drop = (s: Scenario, name: string) => { const c = s.claims(); delete c[name]; return c; };
+  const drop = (s: Scenario, name: string) => {
+    const c = s.claims();
+    delete c[name];
+    return c;
+  };
 
   it("does not let a __proto__ member supply missing roles: the caller has none (no_roles)", async () => {
     const s = scenario();
     const payload = `${JSON.stringify(drop(s, "roles")).slice(0, -1)},"__proto__":{"roles":["Inventory.Read"]}}`;
-    await expectRefused(await s.exchange({ subject_token: await craft({ payload }) }), log, { status: 400, error: "invalid_target", reason: "no_roles" });
+    await expectRefused(await s.exchange({ subject_token: await craft({ payload }) }), log, {
+      status: 400,
+      error: "invalid_target",
+      reason: "no_roles",
+    });
     expect(({} as Record<string, unknown>).roles).toBeUndefined();
   });
 
@@ -348,7 +510,10 @@ describe("__proto__ and other prototype tricks in claims", () => {
   for (const acr of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
     it(`refuses azpacr "${acr}" even when client secrets are allowed: no inherited property is an auth method (client_id_missing)`, async () => {
       const s = scenario();
-      const response = await s.exchange({ subject_token: await s.token({ claims: { azpacr: acr } }) }, { REQUIRE_CERTIFICATE_CLIENTS: "false" });
+      const response = await s.exchange(
+        { subject_token: await s.token({ claims: { azpacr: acr } }) },
+        { REQUIRE_CERTIFICATE_CLIENTS: "false" },
+      );
       await expectRefused(response, log, invalidSubject("client_id_missing"));
     });
   }
@@ -380,7 +545,11 @@ describe("size and depth", () => {
 
   it("refuses claims nested 17 deep (claims_malformed)", async () => {
     const s = scenario();
-    await refused(s, await craft({ payload: claimsText(s, `"deep":${"[".repeat(16)}${"]".repeat(16)}`) }), "claims_malformed");
+    await refused(
+      s,
+      await craft({ payload: claimsText(s, `"deep":${"[".repeat(16)}${"]".repeat(16)}`) }),
+      "claims_malformed",
+    );
   });
 
   it("refuses 5,000 levels of nesting without exhausting the stack (claims_malformed, not 500)", async () => {
@@ -390,7 +559,14 @@ describe("size and depth", () => {
 
   it("refuses a deeply nested header (header_invalid)", async () => {
     const s = scenario();
-    await refused(s, await craft({ header: `{"alg":"RS256","kid":"key-a","x":${"{\"a\":".repeat(20)}1${"}".repeat(20)}}`, payload: validClaims(s) }), "header_invalid");
+    await refused(
+      s,
+      await craft({
+        header: `{"alg":"RS256","kid":"key-a","x":${'{"a":'.repeat(20)}1${"}".repeat(20)}}`,
+        payload: validClaims(s),
+      }),
+      "header_invalid",
+    );
   });
 });
 

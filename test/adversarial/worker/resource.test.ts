@@ -14,9 +14,15 @@ const NON_CANONICAL: Refusal = {
   status: 400,
   error: "invalid_target",
   reason: "resource_not_canonical",
-  description: "resource must be a canonical origin: lower-case https://host[:port] with no path, query, fragment, userinfo, default port or trailing dot",
+  description:
+    "resource must be a canonical origin: lower-case https://host[:port] with no path, query, fragment, userinfo, default port or trailing dot",
 };
-const NOT_GRANTED: Refusal = { status: 400, error: "invalid_target", reason: "resource_not_granted", description: "the requested resource is not granted to this client" };
+const NOT_GRANTED: Refusal = {
+  status: 400,
+  error: "invalid_target",
+  reason: "resource_not_granted",
+  description: "the requested resource is not granted to this client",
+};
 
 const nonCanonical: Array<[string, string]> = [
   ["an upper-case host", "https://INVENTORY.EXAMPLE.COM"],
@@ -64,7 +70,10 @@ const nonCanonical: Array<[string, string]> = [
   ["a host with a semicolon", "https://inventory.example.com;x"],
   ["a host with an underscore", "https://inventory_example.com"],
   ["a host with a quote", "https://inventory.example.com'"],
-  ["an origin longer than 300 characters", `https://${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.com`],
+  [
+    "an origin longer than 300 characters",
+    `https://${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.com`,
+  ],
 ];
 
 describe("non-canonical and look-alike resources", () => {
@@ -104,10 +113,21 @@ describe("policies that would be wildcard or look-alike grants", () => {
   for (const origin of ["https://*.example.com", "https://INVENTORY.example.com", "https://inventory.example.com/"]) {
     it(`refuses to start with a rule granting ${origin}: no request can be served (500 server_error, config_invalid)`, async () => {
       const s = scenario();
-      const policy = { rules: [{ name: "r", match: { clients: [ORDERS_APP] }, grant: { origins: [origin], scopes: ["read"], maxTtlSeconds: 60 } }] };
+      const policy = {
+        rules: [
+          {
+            name: "r",
+            match: { clients: [ORDERS_APP] },
+            grant: { origins: [origin], scopes: ["read"], maxTtlSeconds: 60 },
+          },
+        ],
+      };
       const response = await s.exchange({ resource: INVENTORY }, { POLICY: JSON.stringify(policy) });
       expect(response.status).toBe(500);
-      expect(await response.json()).toEqual({ error: "server_error", error_description: "the broker is misconfigured; its log names the settings to fix" });
+      expect(await response.json()).toEqual({
+        error: "server_error",
+        error_description: "the broker is misconfigured; its log names the settings to fix",
+      });
       expect(log.configProblems().some((p) => p.includes("grant.origins[0]"))).toBe(true);
     });
   }
@@ -115,10 +135,26 @@ describe("policies that would be wildcard or look-alike grants", () => {
 
 describe("several resources in one request", () => {
   for (const [name, form, want] of [
-    ["a resource plus an audience", { audience: DEPLOY }, { status: 400, error: "invalid_target", reason: "audience_unsupported" }],
-    ["an empty second resource", { resource: [INVENTORY, ""] }, { status: 400, error: "invalid_target", reason: "resource_repeated" }],
-    ["a granted and an ungranted resource", { resource: [INVENTORY, "https://payroll.example.com"] }, { status: 400, error: "invalid_target", reason: "resource_repeated" }],
-    ["an empty first resource", { resource: ["", INVENTORY] }, { status: 400, error: "invalid_target", reason: "resource_missing" }],
+    [
+      "a resource plus an audience",
+      { audience: DEPLOY },
+      { status: 400, error: "invalid_target", reason: "audience_unsupported" },
+    ],
+    [
+      "an empty second resource",
+      { resource: [INVENTORY, ""] },
+      { status: 400, error: "invalid_target", reason: "resource_repeated" },
+    ],
+    [
+      "a granted and an ungranted resource",
+      { resource: [INVENTORY, "https://payroll.example.com"] },
+      { status: 400, error: "invalid_target", reason: "resource_repeated" },
+    ],
+    [
+      "an empty first resource",
+      { resource: ["", INVENTORY] },
+      { status: 400, error: "invalid_target", reason: "resource_missing" },
+    ],
   ] as const) {
     it(`refuses ${name}`, async () => {
       const s = scenario();
@@ -128,14 +164,29 @@ describe("several resources in one request", () => {
 
   it("does not read resource (or anything else) from the query string", async () => {
     const s = scenario();
-    const body = new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: await s.token(), subject_token_type: "urn:ietf:params:oauth:token-type:access_token" });
-    const response = await s.fetch(new Request(`https://broker.test/token?resource=${encodeURIComponent(INVENTORY)}`, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } }));
+    const body = new URLSearchParams({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: await s.token(),
+      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    });
+    const response = await s.fetch(
+      new Request(`https://broker.test/token?resource=${encodeURIComponent(INVENTORY)}`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    );
     await expectRefused(response, log, { status: 400, error: "invalid_target", reason: "resource_missing" });
   });
 });
 
 describe("scope escalation", () => {
-  const notGranted = (scopes: string): Refusal => ({ status: 400, error: "invalid_scope", reason: "scope_not_granted", description: `scope not granted for this resource: ${scopes}` });
+  const notGranted = (scopes: string): Refusal => ({
+    status: 400,
+    error: "invalid_scope",
+    reason: "scope_not_granted",
+    description: `scope not granted for this resource: ${scopes}`,
+  });
   const malformed: Refusal = { status: 400, error: "invalid_scope", reason: "scope_malformed" };
   for (const [scope, want] of [
     ["inventory.read deploy", notGranted("deploy")],
@@ -160,7 +211,11 @@ describe("scope escalation", () => {
   it("does not let a role-only rule for one origin lend its scope to another", async () => {
     const s = scenario();
     const token = await s.token({ claims: { azp: DEPLOYER_APP, roles: ["Deploy.Write", "Inventory.Read"] } });
-    await expectRefused(await s.exchange({ subject_token: token, resource: INVENTORY, scope: "deploy" }), log, NOT_GRANTED);
+    await expectRefused(
+      await s.exchange({ subject_token: token, resource: INVENTORY, scope: "deploy" }),
+      log,
+      NOT_GRANTED,
+    );
   });
 });
 
@@ -168,7 +223,10 @@ describe("lifetime escalation", () => {
   for (const param of ["expires_in", "requested_lifetime", "exp", "ttl", "max_age"]) {
     it(`ignores ${param}=31536000: the lifetime is the rule's (300 s)`, async () => {
       const s = scenario();
-      const body = (await (await s.exchange({ [param]: "31536000" })).json()) as { expires_in: number; access_token: string };
+      const body = (await (await s.exchange({ [param]: "31536000" })).json()) as {
+        expires_in: number;
+        access_token: string;
+      };
       expect(body.expires_in).toBe(300);
       const claims = decodeJwt(body.access_token);
       expect(claims.exp! - claims.iat!).toBe(300);
@@ -178,15 +236,23 @@ describe("lifetime escalation", () => {
   for (const type of ["urn:ietf:params:oauth:token-type:refresh_token", "urn:ietf:params:oauth:token-type:id_token"]) {
     it(`refuses requested_token_type ${type.split(":").at(-1)}: no long-lived or identity tokens`, async () => {
       const s = scenario();
-      await expectRefused(await s.exchange({ requested_token_type: type }), log, { status: 400, error: "invalid_request", reason: "requested_token_type_unsupported" });
+      await expectRefused(await s.exchange({ requested_token_type: type }), log, {
+        status: 400,
+        error: "invalid_request",
+        reason: "requested_token_type_unsupported",
+      });
     });
   }
 
   it("takes the smallest of rule, global cap and subject life: a 28 h subject token still gets 120 s for deploy", async () => {
     const s = scenario();
     const now = Math.floor(Date.now() / 1000);
-    const token = await s.token({ claims: { azp: DEPLOYER_APP, roles: ["Deploy.Write"], iat: now - 60, nbf: undefined, exp: now - 60 + 28 * 3600 } });
-    const body = (await (await s.exchange({ subject_token: token, resource: DEPLOY })).json()) as { expires_in: number };
+    const token = await s.token({
+      claims: { azp: DEPLOYER_APP, roles: ["Deploy.Write"], iat: now - 60, nbf: undefined, exp: now - 60 + 28 * 3600 },
+    });
+    const body = (await (await s.exchange({ subject_token: token, resource: DEPLOY })).json()) as {
+      expires_in: number;
+    };
     expect(body.expires_in).toBe(120);
   });
 });
@@ -203,6 +269,16 @@ describe("form parameters", () => {
   it("still refuses a repeated subject_token, naming only the parameter", async () => {
     const s = scenario();
     const token = await s.token();
-    await expectRefused(await s.exchange({ subject_token: [token, token] }), log, { status: 400, error: "invalid_request", reason: "parameter_repeated", description: "parameter subject_token is repeated" }, [token]);
+    await expectRefused(
+      await s.exchange({ subject_token: [token, token] }),
+      log,
+      {
+        status: 400,
+        error: "invalid_request",
+        reason: "parameter_repeated",
+        description: "parameter subject_token is repeated",
+      },
+      [token],
+    );
   });
 });

@@ -12,7 +12,10 @@ export type BrokerDouble = {
 };
 
 /** Grants `allowedResources`; anything else is `invalid_target`. The subject token must be a JWT for `expectedAudience`. */
-export async function startBrokerDouble(o: { allowedResources: string[]; expectedAudience: string }): Promise<BrokerDouble> {
+export async function startBrokerDouble(o: {
+  allowedResources: string[];
+  expectedAudience: string;
+}): Promise<BrokerDouble> {
   const requests: URLSearchParams[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -24,18 +27,23 @@ export async function startBrokerDouble(o: { allowedResources: string[]; expecte
         res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
         res.end(JSON.stringify(body));
       };
-      if (req.method !== "POST" || req.url !== "/token") return reply(404, { error: "invalid_request", error_description: "not found" });
-      if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:token-exchange") return reply(400, { error: "unsupported_grant_type", error_description: "grant_type" });
-      if (form.get("subject_token_type") !== "urn:ietf:params:oauth:token-type:access_token") return reply(400, { error: "invalid_request", error_description: "subject_token_type" });
+      if (req.method !== "POST" || req.url !== "/token")
+        return reply(404, { error: "invalid_request", error_description: "not found" });
+      if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:token-exchange")
+        return reply(400, { error: "unsupported_grant_type", error_description: "grant_type" });
+      if (form.get("subject_token_type") !== "urn:ietf:params:oauth:token-type:access_token")
+        return reply(400, { error: "invalid_request", error_description: "subject_token_type" });
       let aud: unknown;
       try {
         aud = decodeJwt(form.get("subject_token") ?? "").aud;
       } catch {
         return reply(400, { error: "invalid_request", error_description: "subject token could not be verified" });
       }
-      if (aud !== o.expectedAudience) return reply(400, { error: "invalid_request", error_description: "subject token could not be verified" });
+      if (aud !== o.expectedAudience)
+        return reply(400, { error: "invalid_request", error_description: "subject token could not be verified" });
       const resource = form.get("resource") ?? "";
-      if (!o.allowedResources.includes(resource)) return reply(400, { error: "invalid_target", error_description: `resource not granted: ${resource}` });
+      if (!o.allowedResources.includes(resource))
+        return reply(400, { error: "invalid_target", error_description: `resource not granted: ${resource}` });
       return reply(200, {
         access_token: `downstream.${Buffer.from(resource).toString("base64url")}.${requests.length}`,
         issued_token_type: "urn:ietf:params:oauth:token-type:access_token",

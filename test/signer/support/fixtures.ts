@@ -4,7 +4,13 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
-import { createTestCertificate, startEmulator, type Emulator, type TenantFile, type TestCertificate } from "../../emulator/index.ts";
+import {
+  createTestCertificate,
+  startEmulator,
+  type Emulator,
+  type TenantFile,
+  type TestCertificate,
+} from "../../../emulator/index.ts";
 import { loadConfig, type SignerConfig } from "../../../signer/config.ts";
 import { SignerError } from "../../../signer/errors.ts";
 
@@ -34,8 +40,15 @@ export function cleanupTempDirs(): void {
 export type CertOnDisk = TestCertificate & { keyFile: string; certFile: string };
 
 /** A self-signed RSA certificate written as key (mode 0600 unless `keyMode`) + certificate files. */
-export async function certOnDisk(dir: string, name: string, o: { notBefore?: Date; notAfter?: Date; keyMode?: number } = {}): Promise<CertOnDisk> {
-  const cert = await createTestCertificate(`CN=${name}`, { ...(o.notBefore ? { notBefore: o.notBefore } : {}), ...(o.notAfter ? { notAfter: o.notAfter } : {}) });
+export async function certOnDisk(
+  dir: string,
+  name: string,
+  o: { notBefore?: Date; notAfter?: Date; keyMode?: number } = {},
+): Promise<CertOnDisk> {
+  const cert = await createTestCertificate(`CN=${name}`, {
+    ...(o.notBefore ? { notBefore: o.notBefore } : {}),
+    ...(o.notAfter ? { notAfter: o.notAfter } : {}),
+  });
   const keyFile = join(dir, `${name}-key.pem`);
   const certFile = join(dir, `${name}-cert.pem`);
   writeFileSync(keyFile, cert.keyPem, { mode: o.keyMode ?? 0o600 });
@@ -54,7 +67,15 @@ export async function federatedIssuer(): Promise<FederatedIssuer> {
     jwk,
     sign: (claims = {}) => {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iss: FED_ISSUER, sub: FED_SUBJECT, aud: "api://AzureADTokenExchange", iat: now, nbf: now, exp: now + 600, ...claims })
+      return new SignJWT({
+        iss: FED_ISSUER,
+        sub: FED_SUBJECT,
+        aud: "api://AzureADTokenExchange",
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        ...claims,
+      })
         .setProtectedHeader({ alg: "ES256", kid: "ci-1", typ: "JWT" })
         .sign(privateKey);
     },
@@ -73,7 +94,13 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
             appId: CLIENT,
             displayName: "orders-service",
             certificates: o.certificates ?? [],
-            ...(o.federated ? { federatedCredentials: [{ name: "ci", issuer: FED_ISSUER, subject: FED_SUBJECT, jwks: { keys: [o.federated] } }] } : {}),
+            ...(o.federated
+              ? {
+                  federatedCredentials: [
+                    { name: "ci", issuer: FED_ISSUER, subject: FED_SUBJECT, jwks: { keys: [o.federated] } },
+                  ],
+                }
+              : {}),
           },
           {
             appId: BROKER_APP,
@@ -97,7 +124,11 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
   };
 }
 
-export async function startEntra(tenants: TenantFile, stateDir: string, o: { tokenLifetimeSeconds?: number } = {}): Promise<Emulator> {
+export async function startEntra(
+  tenants: TenantFile,
+  stateDir: string,
+  o: { tokenLifetimeSeconds?: number } = {},
+): Promise<Emulator> {
   // `now` reads Date.now at call time, so tests that fake Date move the emulator's clock with msal's.
   return startEmulator({ tenants, httpsPort: 0, httpPort: null, stateDir, now: () => Date.now(), ...o });
 }

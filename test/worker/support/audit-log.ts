@@ -11,7 +11,8 @@ export function captureLog() {
     vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
   });
   afterEach(() => vi.restoreAllMocks());
-  const events = (kind: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === kind);
+  const events = (kind: string) =>
+    lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === kind);
   return {
     lines: () => lines,
     exchanges: () => events("token_exchange"),

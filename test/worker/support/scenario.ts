@@ -80,12 +80,34 @@ export function scenario() {
       Object.assign(envOverrides, overrides);
     },
 
-    claims(version: "1.0" | "2.0" = "2.0", appId = ORDERS_APP, roles: string[] = ["Inventory.Read"]): Record<string, unknown> {
+    claims(
+      version: "1.0" | "2.0" = "2.0",
+      appId = ORDERS_APP,
+      roles: string[] = ["Inventory.Read"],
+    ): Record<string, unknown> {
       const now = nowSeconds();
-      const common = { tid, oid: crypto.randomUUID(), sub: crypto.randomUUID(), iat: now - 60, nbf: now - 60, exp: now + 3600, roles, idtyp: "app", uti: "uti", rh: "rh" };
+      const common = {
+        tid,
+        oid: crypto.randomUUID(),
+        sub: crypto.randomUUID(),
+        iat: now - 60,
+        nbf: now - 60,
+        exp: now + 3600,
+        roles,
+        idtyp: "app",
+        uti: "uti",
+        rh: "rh",
+      };
       return version === "2.0"
         ? { ...common, ver: "2.0", iss: `${entraOrigin}/${tid}/v2.0`, aud: BROKER_CLIENT_ID, azp: appId, azpacr: "2" }
-        : { ...common, ver: "1.0", iss: `${V1_ISSUER_HOST}/${tid}/`, aud: BROKER_APP_ID_URI, appid: appId, appidacr: "2" };
+        : {
+            ...common,
+            ver: "1.0",
+            iss: `${V1_ISSUER_HOST}/${tid}/`,
+            aud: BROKER_APP_ID_URI,
+            appid: appId,
+            appidacr: "2",
+          };
     },
 
     async token(options: TokenOptions = {}): Promise<string> {
@@ -98,8 +120,18 @@ export function scenario() {
       // weak keys and odd headers, and the tests need to make exactly those tokens.
       const header = { alg: "RS256", typ: "JWT", kid, ...options.header };
       const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-      const privateKey = await crypto.subtle.importKey("jwk", key.privateJwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
-      const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", privateKey, new TextEncoder().encode(signingInput));
+      const privateKey = await crypto.subtle.importKey(
+        "jwk",
+        key.privateJwk,
+        { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+        false,
+        ["sign"],
+      );
+      const signature = await crypto.subtle.sign(
+        "RSASSA-PKCS1-v1_5",
+        privateKey,
+        new TextEncoder().encode(signingInput),
+      );
       return `${signingInput}.${b64url(new Uint8Array(signature))}`;
     },
 
@@ -113,7 +145,10 @@ export function scenario() {
     },
 
     /** POST /token with a form built from the defaults plus overrides (undefined removes a field). */
-    async exchange(form: Record<string, string | string[] | undefined> = {}, env: Partial<Env> = {}): Promise<Response> {
+    async exchange(
+      form: Record<string, string | string[] | undefined> = {},
+      env: Partial<Env> = {},
+    ): Promise<Response> {
       const fields: Record<string, string | string[] | undefined> = {
         grant_type: TOKEN_EXCHANGE,
         subject_token_type: ACCESS_TOKEN_TYPE,
@@ -126,7 +161,14 @@ export function scenario() {
         if (value === undefined) continue;
         for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
       }
-      return s.fetch(new Request("https://broker.test/token", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } }), env);
+      return s.fetch(
+        new Request("https://broker.test/token", {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        }),
+        env,
+      );
     },
 
     async fetch(request: Request, env: Partial<Env> = {}): Promise<Response> {
@@ -142,7 +184,9 @@ export function scenario() {
 export type Scenario = ReturnType<typeof scenario>;
 
 /** Asserts an OAuth error response and returns its body. */
-export async function oauthError(response: Response): Promise<{ status: number; error: string; error_description: string; cacheControl: string | null }> {
+export async function oauthError(
+  response: Response,
+): Promise<{ status: number; error: string; error_description: string; cacheControl: string | null }> {
   const body = (await response.json()) as { error: string; error_description: string };
   return { status: response.status, ...body, cacheControl: response.headers.get("cache-control") };
 }

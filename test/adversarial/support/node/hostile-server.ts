@@ -6,7 +6,6 @@ import type { Script } from "../hostile-script.ts";
 // back how often each path was requested. Every request is counted, scripted or not, so a test can
 // prove that a URL planted in a token (jku, x5u) was never fetched.
 
-
 export interface HostileServer {
   readonly origin: string;
   close(): Promise<void>;

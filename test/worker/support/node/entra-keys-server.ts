@@ -40,7 +40,14 @@ function rsaKey(kid: string, bits: number): EntraSigningKey {
 export async function startKeysServer(): Promise<KeysServer> {
   // key-a is published by default; key-b is the "next" key a rotation publishes; weak is 1024-bit.
   const keys = [rsaKey("key-a", 2048), rsaKey("key-b", 2048), rsaKey("weak-1024", 1024)];
-  const ecPublic = { kty: "EC", crv: "P-256", kid: "ec-key", use: "sig", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" };
+  const ecPublic = {
+    kty: "EC",
+    crv: "P-256",
+    kid: "ec-key",
+    use: "sig",
+    x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+  };
   const tenants = new Map<string, TenantState>();
   const state = (tid: string) => {
     let s = tenants.get(tid);
@@ -72,7 +79,9 @@ export async function startKeysServer(): Promise<KeysServer> {
     }
     const s = state(match[1]!);
     s.hits++;
-    const published = s.published.map((kid) => (kid === "ec-key" ? ecPublic : keys.find((k) => k.kid === kid)?.publicJwk)).filter(Boolean);
+    const published = s.published
+      .map((kid) => (kid === "ec-key" ? ecPublic : keys.find((k) => k.kid === kid)?.publicJwk))
+      .filter(Boolean);
     switch (s.mode) {
       case "down":
         res.statusCode = 503;

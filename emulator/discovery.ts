@@ -28,7 +28,27 @@ export function openIdConfigurationV2(u: DiscoveryUrls): Record<string, unknown>
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-    claims_supported: ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+    claims_supported: [
+      "sub",
+      "iss",
+      "cloud_instance_name",
+      "cloud_instance_host_name",
+      "cloud_graph_host_name",
+      "msgraph_host",
+      "aud",
+      "exp",
+      "iat",
+      "auth_time",
+      "acr",
+      "nonce",
+      "preferred_username",
+      "name",
+      "tid",
+      "ver",
+      "at_hash",
+      "c_hash",
+      "email",
+    ],
     kerberos_endpoint: `${base}/kerberos`,
     tenant_region_scope: null,
     cloud_instance_name: "microsoftonline.com",
@@ -57,7 +77,25 @@ export function openIdConfigurationV1(u: DiscoveryUrls): Record<string, unknown>
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${base}/oauth2/logout`,
-    claims_supported: ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email", "given_name", "family_name", "nickname"],
+    claims_supported: [
+      "sub",
+      "iss",
+      "cloud_instance_name",
+      "cloud_instance_host_name",
+      "cloud_graph_host_name",
+      "msgraph_host",
+      "aud",
+      "exp",
+      "iat",
+      "auth_time",
+      "acr",
+      "amr",
+      "nonce",
+      "email",
+      "given_name",
+      "family_name",
+      "nickname",
+    ],
     check_session_iframe: `${base}/oauth2/checksession`,
     userinfo_endpoint: `${base}/openid/userinfo`,
     kerberos_endpoint: `${base}/kerberos`,
@@ -70,6 +108,9 @@ export function openIdConfigurationV1(u: DiscoveryUrls): Record<string, unknown>
 }
 
 /** The JWKS. v2 keys carry an `issuer` like Entra's (the v2 issuer pattern with `{tenantid}`). */
-export function jwks(keys: readonly SigningKey[], v2IssuerTemplate: string | undefined): { keys: Record<string, unknown>[] } {
+export function jwks(
+  keys: readonly SigningKey[],
+  v2IssuerTemplate: string | undefined,
+): { keys: Record<string, unknown>[] } {
   return { keys: keys.map((k) => ({ ...k.jwk, ...(v2IssuerTemplate ? { issuer: v2IssuerTemplate } : {}) })) };
 }

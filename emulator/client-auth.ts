@@ -24,11 +24,20 @@ export interface ClientAuthContext {
   readonly replayCache: ReplayCache | undefined;
 }
 
-export async function authenticateClient(client: App, creds: ClientCredentials, ctx: ClientAuthContext): Promise<Result<CredentialKind>> {
+export async function authenticateClient(
+  client: App,
+  creds: ClientCredentials,
+  ctx: ClientAuthContext,
+): Promise<Result<CredentialKind>> {
   if (creds.clientAssertion !== undefined) {
     if (creds.clientAssertionType !== JWT_BEARER_ASSERTION_TYPE) {
       // Entra has no dedicated code for a wrong assertion type; 900144 is its missing/invalid parameter code.
-      return { ok: false, error: entraErrors.requestMalformed(`The request body must contain the following parameter: 'client_assertion_type' with value '${JWT_BEARER_ASSERTION_TYPE}'.`) };
+      return {
+        ok: false,
+        error: entraErrors.requestMalformed(
+          `The request body must contain the following parameter: 'client_assertion_type' with value '${JWT_BEARER_ASSERTION_TYPE}'.`,
+        ),
+      };
     }
     const decoded = decodeAssertion(creds.clientAssertion);
     if (!decoded.ok) return decoded;

@@ -192,9 +192,11 @@ function parseApp(raw: unknown, ap: string, tenantId: string, appIds: Set<string
   const before = issuesCount(fail);
   const appId = typeof raw.appId === "string" && GUID.test(raw.appId) ? raw.appId.toLowerCase() : undefined;
   if (!appId) fail(`${ap}.appId`, "must be a GUID");
-  if (typeof raw.displayName !== "string" || raw.displayName === "") fail(`${ap}.displayName`, "must be a non-empty string");
+  if (typeof raw.displayName !== "string" || raw.displayName === "")
+    fail(`${ap}.displayName`, "must be a non-empty string");
   const spOid = raw.servicePrincipalObjectId;
-  if (spOid !== undefined && (typeof spOid !== "string" || !GUID.test(spOid))) fail(`${ap}.servicePrincipalObjectId`, "must be a GUID");
+  if (spOid !== undefined && (typeof spOid !== "string" || !GUID.test(spOid)))
+    fail(`${ap}.servicePrincipalObjectId`, "must be a GUID");
   const certificates = (optionalArray(raw.certificates, `${ap}.certificates`, fail) ?? []).flatMap((pem, i) => {
     const cert = parseCertificate(pem);
     if (!cert) fail(`${ap}.certificates[${i}]`, "not a PEM certificate");
@@ -202,18 +204,20 @@ function parseApp(raw: unknown, ap: string, tenantId: string, appIds: Set<string
   });
   const secrets = optionalStringArray(raw.secrets, `${ap}.secrets`, fail) ?? [];
   secrets.forEach((s, i) => s === "" && fail(`${ap}.secrets[${i}]`, "must not be empty"));
-  const federatedCredentials = (optionalArray(raw.federatedCredentials, `${ap}.federatedCredentials`, fail) ?? []).flatMap(
-    (fc, i) => parseFederatedCredential(fc, `${ap}.federatedCredentials[${i}]`, fail) ?? [],
-  );
+  const federatedCredentials = (
+    optionalArray(raw.federatedCredentials, `${ap}.federatedCredentials`, fail) ?? []
+  ).flatMap((fc, i) => parseFederatedCredential(fc, `${ap}.federatedCredentials[${i}]`, fail) ?? []);
   const identifierUris = optionalStringArray(raw.identifierUris, `${ap}.identifierUris`, fail) ?? [];
   identifierUris.forEach((u, i) => {
-    if (!URL.canParse(u) || u.endsWith("/")) fail(`${ap}.identifierUris[${i}]`, "must be an absolute URI without a trailing slash");
+    if (!URL.canParse(u) || u.endsWith("/"))
+      fail(`${ap}.identifierUris[${i}]`, "must be an absolute URI without a trailing slash");
   });
   const version = raw.requestedAccessTokenVersion ?? 1;
   if (version !== 1 && version !== 2) fail(`${ap}.requestedAccessTokenVersion`, "must be 1, 2 or null");
   const roleValues = new Set<string>();
   (optionalArray(raw.appRoles, `${ap}.appRoles`, fail) ?? []).forEach((r, i) => {
-    if (!isObject(r) || typeof r.value !== "string" || r.value === "") return fail(`${ap}.appRoles[${i}].value`, "must be a non-empty string");
+    if (!isObject(r) || typeof r.value !== "string" || r.value === "")
+      return fail(`${ap}.appRoles[${i}].value`, "must be a non-empty string");
     roleValues.add(r.value);
   });
   const roleAssignments = new Map<string, string[]>();
@@ -231,14 +235,18 @@ function parseApp(raw: unknown, ap: string, tenantId: string, appIds: Set<string
     if (raw[flag] !== undefined && typeof raw[flag] !== "boolean") fail(`${ap}.${flag}`, "must be a boolean");
   }
   const optional = raw.optionalClaims;
-  if (optional !== undefined && (!isObject(optional) || (optional.idtyp !== undefined && typeof optional.idtyp !== "boolean"))) {
-    fail(`${ap}.optionalClaims`, "must be an object like { \"idtyp\": true }");
+  if (
+    optional !== undefined &&
+    (!isObject(optional) || (optional.idtyp !== undefined && typeof optional.idtyp !== "boolean"))
+  ) {
+    fail(`${ap}.optionalClaims`, 'must be an object like { "idtyp": true }');
   }
   if (issuesCount(fail) !== before || !appId) return undefined;
   return Object.freeze({
     appId,
     displayName: String(raw.displayName),
-    servicePrincipalObjectId: typeof spOid === "string" ? spOid.toLowerCase() : derivedGuid(`sp:${tenantId.toLowerCase()}:${appId}`),
+    servicePrincipalObjectId:
+      typeof spOid === "string" ? spOid.toLowerCase() : derivedGuid(`sp:${tenantId.toLowerCase()}:${appId}`),
     certificates,
     secrets,
     federatedCredentials,
@@ -254,7 +262,10 @@ function parseFederatedCredential(raw: unknown, p: string, fail: Fail): ParsedFe
   if (!isObject(raw)) return void fail(p, "must be an object");
   let ok = true;
   const need = (field: string, valid: boolean, msg: string) => {
-    if (!valid) { ok = false; fail(`${p}.${field}`, msg); }
+    if (!valid) {
+      ok = false;
+      fail(`${p}.${field}`, msg);
+    }
   };
   need("name", typeof raw.name === "string" && raw.name !== "", "must be a non-empty string");
   need("issuer", typeof raw.issuer === "string" && URL.canParse(raw.issuer), "must be an absolute URL");
@@ -262,9 +273,12 @@ function parseFederatedCredential(raw: unknown, p: string, fail: Fail): ParsedFe
   const audiences = optionalStringArray(raw.audiences, `${p}.audiences`, fail) ?? [FEDERATED_DEFAULT_AUDIENCE];
   need("audiences", audiences.length > 0, "must not be empty");
   const jwks = raw.jwks;
-  const validJwks = isObject(jwks) && Array.isArray(jwks.keys) && jwks.keys.length > 0 &&
+  const validJwks =
+    isObject(jwks) &&
+    Array.isArray(jwks.keys) &&
+    jwks.keys.length > 0 &&
     jwks.keys.every((k: unknown) => isObject(k) && typeof k.kty === "string" && !("d" in k));
-  need("jwks", validJwks, "must be a JWK set { \"keys\": [...] } of public keys");
+  need("jwks", validJwks, 'must be a JWK set { "keys": [...] } of public keys');
   if (!ok) return undefined;
   return Object.freeze({
     name: String(raw.name),

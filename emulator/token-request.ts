@@ -14,7 +14,8 @@ const DEFAULT_SUFFIX = "/.default";
 
 export function parseTokenRequest(form: URLSearchParams): Result<TokenRequest> {
   for (const [name, value] of form) {
-    if (form.getAll(name).length > 1) return { ok: false, error: entraErrors.requestMalformed(`The parameter '${name}' is duplicated.`) };
+    if (form.getAll(name).length > 1)
+      return { ok: false, error: entraErrors.requestMalformed(`The parameter '${name}' is duplicated.`) };
     void value;
   }
   const grantType = form.get("grant_type");

@@ -4,17 +4,31 @@ import { resolve } from "node:path";
 import { IDENTITIES, ORIGIN_ROUTES } from "./sample.ts";
 import { startStack } from "./stack.ts";
 
-const PORTS = { emulatorHttps: 8443, emulatorHttp: 8444, broker: 8787, brokerInspector: 9239, inventory: 8801, deploy: 8802 };
+const PORTS = {
+  emulatorHttps: 8443,
+  emulatorHttp: 8444,
+  broker: 8787,
+  brokerInspector: 9239,
+  inventory: 8801,
+  deploy: 8802,
+};
 const verbose = process.argv.includes("--verbose");
 
-const stateDir = resolve(import.meta.dirname, "../../.dev");
+const stateDir = resolve(import.meta.dirname, "../.dev");
 console.log("Starting the identity broker stack (first run generates keys and certificates in .dev/)…");
 const stack = await startStack({
   stateDir,
   ports: PORTS,
   log: (line) => {
     // Audit lines and origin decisions are the story; wrangler's own chatter only with --verbose.
-    if (verbose || line.includes('"event":"token_exchange"') || line.includes('"event":"forward"') || line.startsWith("[inventory]") || line.startsWith("[deploy]")) console.log(line);
+    if (
+      verbose ||
+      line.includes('"event":"token_exchange"') ||
+      line.includes('"event":"forward"') ||
+      line.startsWith("[inventory]") ||
+      line.startsWith("[deploy]")
+    )
+      console.log(line);
   },
 }).catch((e: unknown) => {
   console.error(`Could not start the stack: ${e instanceof Error ? e.message : String(e)}`);
@@ -27,9 +41,15 @@ console.log(`
 Running:
   Entra ID emulator  ${stack.emulator.httpsOrigin}   (CA: ${rel(stack.emulator.caCertPath)})
   broker (workerd)   ${stack.broker.origin}          (metadata: ${stack.broker.origin}/.well-known/oauth-authorization-server)
-  inventory origin   ${inventory.origin}            (${Object.entries(ORIGIN_ROUTES.inventory).map(([r, s]) => `${r} needs ${s}`).join(", ")})
-  deploy origin      ${deploy.origin}            (${Object.entries(ORIGIN_ROUTES.deploy).map(([r, s]) => `${r} needs ${s}`).join(", ")})
-  signers            ${Object.values(IDENTITIES).map((i) => `${i.name} (${i.description})`).join("\n                     ")}
+  inventory origin   ${inventory.origin}            (${Object.entries(ORIGIN_ROUTES.inventory)
+    .map(([r, s]) => `${r} needs ${s}`)
+    .join(", ")})
+  deploy origin      ${deploy.origin}            (${Object.entries(ORIGIN_ROUTES.deploy)
+    .map(([r, s]) => `${r} needs ${s}`)
+    .join(", ")})
+  signers            ${Object.values(IDENTITIES)
+    .map((i) => `${i.name} (${i.description})`)
+    .join("\n                     ")}
 
 Try it (in another terminal, from this directory):
 

@@ -59,7 +59,11 @@ export function matchRoute(table: RouteTable, hostname: string, path: string): R
 
 /** The scopes a method needs on a route; HEAD is GET without a body (RFC 9110 §9.3.2). */
 export function scopesFor(route: Route, method: string): readonly string[] | undefined {
-  return route.scopes.get(method) ?? (method === "HEAD" ? route.scopes.get("GET") : undefined) ?? route.scopes.get(ANY_METHOD);
+  return (
+    route.scopes.get(method) ??
+    (method === "HEAD" ? route.scopes.get("GET") : undefined) ??
+    route.scopes.get(ANY_METHOD)
+  );
 }
 
 /** Methods a route answers, for the Allow header of a 405; undefined when any method is. */
@@ -114,20 +118,30 @@ function parseRoute(value: unknown, report: Report): Route | undefined {
   const { fail, failed } = fieldChecker(report);
   rejectUnknownFields(value, ["name", "match", "origin", "stripPrefix", "scopes"], "", fail);
   const name = value.name;
-  if (typeof name !== "string" || !ROUTE_NAME.test(name)) fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
+  if (typeof name !== "string" || !ROUTE_NAME.test(name))
+    fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
 
-  const match = isObject(value.match) ? value.match : (fail("match", "must be an object with \"host\" and/or \"pathPrefix\""), {});
+  const match = isObject(value.match)
+    ? value.match
+    : (fail("match", 'must be an object with "host" and/or "pathPrefix"'), {});
   rejectUnknownFields(match, ["host", "pathPrefix"], "match.", fail);
   const { host, pathPrefix } = match;
   if (host !== undefined && (typeof host !== "string" || !HOST_NAME.test(host))) {
-    fail("match.host", `${JSON.stringify(host)} is not a lower-case host name without port or trailing dot, e.g. "inventory.gw.example.com"`);
+    fail(
+      "match.host",
+      `${JSON.stringify(host)} is not a lower-case host name without port or trailing dot, e.g. "inventory.gw.example.com"`,
+    );
   }
   if (pathPrefix !== undefined) checkPathPrefix(pathPrefix, fail);
-  if (host === undefined && pathPrefix === undefined) fail("match", "needs \"host\" and/or \"pathPrefix\": a route that takes every request is not allowed");
+  if (host === undefined && pathPrefix === undefined)
+    fail("match", 'needs "host" and/or "pathPrefix": a route that takes every request is not allowed');
 
   const origin = value.origin;
   if (typeof origin !== "string" || !canonicalOrigin(origin).ok) {
-    fail("origin", `${JSON.stringify(origin)} is not a canonical origin such as https://inventory.example.com (lower case, no path or trailing slash, no default port; http only for loopback)`);
+    fail(
+      "origin",
+      `${JSON.stringify(origin)} is not a canonical origin such as https://inventory.example.com (lower case, no path or trailing slash, no default port; http only for loopback)`,
+    );
   }
 
   const stripPrefix = value.stripPrefix ?? false;
@@ -162,25 +176,34 @@ function checkPathPrefix(prefix: unknown, fail: Report): void {
     normalised = undefined;
   }
   if (normalised !== prefix || prefix.includes("%")) {
-    fail(field, `${JSON.stringify(prefix)} is not a plain normalised path (no dot segments, percent-encoding, query or fragment)`);
+    fail(
+      field,
+      `${JSON.stringify(prefix)} is not a plain normalised path (no dot segments, percent-encoding, query or fragment)`,
+    );
     return;
   }
-  if (prefix === "/") fail(field, "\"/\" matches everything: leave pathPrefix out and match on host instead");
+  if (prefix === "/") fail(field, '"/" matches everything: leave pathPrefix out and match on host instead');
   else if (BROKER_PATHS.some((p) => underPrefix(prefix, p) || underPrefix(p, prefix.replace(/\/$/, "")))) {
-    fail(field, `${JSON.stringify(prefix)} overlaps the broker's own endpoints (${BROKER_PATHS.join(", ")}), which are never forwarded`);
+    fail(
+      field,
+      `${JSON.stringify(prefix)} overlaps the broker's own endpoints (${BROKER_PATHS.join(", ")}), which are never forwarded`,
+    );
   }
 }
 
 function parseScopes(value: unknown, fail: Report): ReadonlyMap<string, readonly string[]> | undefined {
   if (!isObject(value) || Object.keys(value).length === 0) {
-    fail("scopes", "must be an object of method → scopes, e.g. {\"GET\":[\"inventory.read\"],\"POST\":[\"inventory.write\"]} (\"*\" for any other method)");
+    fail(
+      "scopes",
+      'must be an object of method → scopes, e.g. {"GET":["inventory.read"],"POST":["inventory.write"]} ("*" for any other method)',
+    );
     return undefined;
   }
   const scopes = new Map<string, readonly string[]>();
   for (const [method, list] of Object.entries(value)) {
     const field = `scopes.${method}`;
     if (method !== ANY_METHOD && !METHOD.test(method)) {
-      fail(field, "is not an upper-case HTTP method (or \"*\")");
+      fail(field, 'is not an upper-case HTTP method (or "*")');
       continue;
     }
     if (!Array.isArray(list) || list.length === 0) {
@@ -189,7 +212,8 @@ function parseScopes(value: unknown, fail: Report): ReadonlyMap<string, readonly
     }
     const seen = new Set<string>();
     list.forEach((scope: unknown, i: number) => {
-      if (typeof scope !== "string" || !SCOPE_TOKEN.test(scope)) fail(`${field}[${i}]`, `${JSON.stringify(scope)} is not a scope token (RFC 6749 §3.3)`);
+      if (typeof scope !== "string" || !SCOPE_TOKEN.test(scope))
+        fail(`${field}[${i}]`, `${JSON.stringify(scope)} is not a scope token (RFC 6749 §3.3)`);
       else if (seen.has(scope)) fail(`${field}[${i}]`, `${JSON.stringify(scope)} is listed twice`);
       else seen.add(scope);
     });

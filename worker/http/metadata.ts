@@ -6,7 +6,9 @@ import { GRANT_TYPE_TOKEN_EXCHANGE } from "../exchange-request.ts";
 const PUBLIC_CACHE = { "cache-control": "public, max-age=300" } as const;
 
 export function jwksDocument(config: Config): Response {
-  return Response.json(config.signingKeys.publicJwks, { headers: { ...PUBLIC_CACHE, "content-type": "application/jwk-set+json" } });
+  return Response.json(config.signingKeys.publicJwks, {
+    headers: { ...PUBLIC_CACHE, "content-type": "application/jwk-set+json" },
+  });
 }
 
 /** RFC 8414 authorization server metadata. `issuer` is exactly the configured public URL (§3.3). */

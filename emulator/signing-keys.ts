@@ -40,21 +40,34 @@ async function newKey(label: string): Promise<SigningKey> {
   return Object.freeze({
     kid,
     privateKey,
-    jwk: { kty: "RSA" as const, use: "sig" as const, kid, x5t: kid, n: String(pub.n), e: String(pub.e), x5c: [cert.derBase64] },
+    jwk: {
+      kty: "RSA" as const,
+      use: "sig" as const,
+      kid,
+      x5t: kid,
+      n: String(pub.n),
+      e: String(pub.e),
+      x5c: [cert.derBase64],
+    },
   });
 }
 
 export async function createKeyRing(): Promise<KeyRing> {
   let keys: SigningKey[] = await Promise.all(Array.from({ length: PUBLISHED_KEY_COUNT }, (_, i) => newKey(String(i))));
   let generation = PUBLISHED_KEY_COUNT;
-  const spares: SigningKey[] = await Promise.all(Array.from({ length: SPARE_KEYS }, () => newKey(String(generation++))));
+  const spares: SigningKey[] = await Promise.all(
+    Array.from({ length: SPARE_KEYS }, () => newKey(String(generation++))),
+  );
   let refill: Promise<void> = Promise.resolve();
   return {
     active: () => keys[0]!,
     published: () => keys,
     rotate(activate = "next") {
       const added = spares.shift();
-      if (!added) throw new Error(`rotateSigningKeys: more than ${SPARE_KEYS} rotations before spare keys were regenerated; await a moment between rotations`);
+      if (!added)
+        throw new Error(
+          `rotateSigningKeys: more than ${SPARE_KEYS} rotations before spare keys were regenerated; await a moment between rotations`,
+        );
       refill = refill.then(async () => void spares.push(await newKey(String(generation++))));
       const [retired, ...rest] = keys;
       keys = activate === "added" ? [added, ...rest] : [...rest, added];

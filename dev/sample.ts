@@ -66,9 +66,15 @@ export function sampleTenantFile(input: {
   const clients = Object.values(IDENTITIES).map((identity) => ({
     appId: identity.appId,
     displayName: identity.name,
-    ...(identity.credential === "certificate" ? { certificates: [input.certificates[identity.name as IdentityName]!] } : {}),
+    ...(identity.credential === "certificate"
+      ? { certificates: [input.certificates[identity.name as IdentityName]!] }
+      : {}),
     ...(identity.credential === "federated"
-      ? { federatedCredentials: [{ name: "ci-production", issuer: CI_OIDC_ISSUER, subject: CI_OIDC_SUBJECT, jwks: input.ciIssuerJwks }] }
+      ? {
+          federatedCredentials: [
+            { name: "ci-production", issuer: CI_OIDC_ISSUER, subject: CI_OIDC_SUBJECT, jwks: input.ciIssuerJwks },
+          ],
+        }
       : {}),
   }));
   return {
@@ -131,9 +137,24 @@ export const ORIGIN_ROUTES = {
 export function sampleRoutes(origins: SampleOrigins) {
   return {
     routes: [
-      { name: "inventory-items", match: { pathPrefix: "/items" }, origin: origins.inventory, scopes: { GET: ["inventory.read"] } },
-      { name: "inventory-search", match: { pathPrefix: "/search" }, origin: origins.inventory, scopes: { GET: ["inventory.search"] } },
-      { name: "deploy", match: { pathPrefix: "/deployments" }, origin: origins.deploy, scopes: { POST: ["deploy.write"] } },
+      {
+        name: "inventory-items",
+        match: { pathPrefix: "/items" },
+        origin: origins.inventory,
+        scopes: { GET: ["inventory.read"] },
+      },
+      {
+        name: "inventory-search",
+        match: { pathPrefix: "/search" },
+        origin: origins.inventory,
+        scopes: { GET: ["inventory.search"] },
+      },
+      {
+        name: "deploy",
+        match: { pathPrefix: "/deployments" },
+        origin: origins.deploy,
+        scopes: { POST: ["deploy.write"] },
+      },
     ],
   };
 }

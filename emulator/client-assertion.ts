@@ -39,26 +39,37 @@ export interface CertificateAssertionContext {
   readonly replayCache: ReplayCache | undefined;
 }
 
-export async function verifyCertificateAssertion(a: DecodedAssertion, ctx: CertificateAssertionContext): Promise<Result<void>> {
+export async function verifyCertificateAssertion(
+  a: DecodedAssertion,
+  ctx: CertificateAssertionContext,
+): Promise<Result<void>> {
   const { client, nowSec } = ctx;
   const s256 = a.header["x5t#S256"];
   const s1 = a.header.x5t;
-  const cert = client.certificates.find((c) => (typeof s256 === "string" && c.x5tS256 === s256) || (typeof s1 === "string" && c.x5t === s1));
+  const cert = client.certificates.find(
+    (c) => (typeof s256 === "string" && c.x5tS256 === s256) || (typeof s1 === "string" && c.x5t === s1),
+  );
   if (!cert) return { ok: false, error: entraErrors.assertionKeyNotFound(thumbprintHex(s256 ?? s1), client.appId) };
-  if (!CERT_ASSERTION_ALGS.includes(String(a.header.alg))) return { ok: false, error: entraErrors.assertionSignatureInvalid(client.appId) };
+  if (!CERT_ASSERTION_ALGS.includes(String(a.header.alg)))
+    return { ok: false, error: entraErrors.assertionSignatureInvalid(client.appId) };
   try {
     await compactVerify(a.raw, cert.publicKey, { algorithms: CERT_ASSERTION_ALGS });
   } catch {
     return { ok: false, error: entraErrors.assertionSignatureInvalid(client.appId) };
   }
   const p = a.payload;
-  if (p.iss !== client.appId || p.sub !== client.appId) return { ok: false, error: entraErrors.assertionClientMismatch() };
+  if (p.iss !== client.appId || p.sub !== client.appId)
+    return { ok: false, error: entraErrors.assertionClientMismatch() };
   const auds = Array.isArray(p.aud) ? p.aud : [p.aud];
-  if (!auds.some((x) => typeof x === "string" && ctx.audiences.has(x))) return { ok: false, error: entraErrors.assertionAudienceInvalid() };
+  if (!auds.some((x) => typeof x === "string" && ctx.audiences.has(x)))
+    return { ok: false, error: entraErrors.assertionAudienceInvalid() };
   const window = checkTimeWindow(p, nowSec);
   if (!window.ok) return window;
   if (typeof p.jti !== "string" || p.jti === "") return { ok: false, error: entraErrors.assertionMalformed() };
-  if (ctx.replayCache && !ctx.replayCache.firstUse(`${client.appId}:${p.jti}`, p.exp! + ASSERTION_CLOCK_SKEW_SECONDS, nowSec)) {
+  if (
+    ctx.replayCache &&
+    !ctx.replayCache.firstUse(`${client.appId}:${p.jti}`, p.exp! + ASSERTION_CLOCK_SKEW_SECONDS, nowSec)
+  ) {
     return { ok: false, error: entraErrors.assertionReplayed() };
   }
   return { ok: true, value: undefined };
@@ -68,7 +79,11 @@ export async function verifyCertificateAssertion(a: DecodedAssertion, ctx: Certi
 export function checkTimeWindow(p: JWTPayload, nowSec: number): Result<void> {
   const exp = typeof p.exp === "number" ? p.exp : undefined;
   const nbf = typeof p.nbf === "number" ? p.nbf : undefined;
-  if (exp === undefined || nowSec > exp + ASSERTION_CLOCK_SKEW_SECONDS || (nbf !== undefined && nbf > nowSec + ASSERTION_CLOCK_SKEW_SECONDS)) {
+  if (
+    exp === undefined ||
+    nowSec > exp + ASSERTION_CLOCK_SKEW_SECONDS ||
+    (nbf !== undefined && nbf > nowSec + ASSERTION_CLOCK_SKEW_SECONDS)
+  ) {
     return { ok: false, error: entraErrors.assertionExpired(nowSec, nbf, exp) };
   }
   return { ok: true, value: undefined };

@@ -3,7 +3,13 @@
 import { createPrivateKey, randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { ConfidentialClientApplication, type Configuration } from "@azure/msal-node";
-import { createMsalNetworkClient, createTestCertificate, type Emulator, type TenantFile, type TestCertificate } from "./index.ts";
+import {
+  createMsalNetworkClient,
+  createTestCertificate,
+  type Emulator,
+  type TenantFile,
+  type TestCertificate,
+} from "../../../emulator/index.ts";
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const TENANT_DOMAIN = "contoso.example";
@@ -47,7 +53,9 @@ export async function createFixture(): Promise<Fixture> {
             displayName: "orders-service",
             certificates: [cert.certPem],
             secrets: [SECRET],
-            federatedCredentials: [{ name: "ci-main", issuer: FED_ISSUER, subject: FED_SUBJECT, jwks: { keys: [fedJwk] } }],
+            federatedCredentials: [
+              { name: "ci-main", issuer: FED_ISSUER, subject: FED_SUBJECT, jwks: { keys: [fedJwk] } },
+            ],
           },
           { appId: CLIENT_NO_ROLES, displayName: "reporting", secrets: [SECRET] },
           {
@@ -66,8 +74,20 @@ export async function createFixture(): Promise<Fixture> {
             appRoles: [{ value: "Legacy.Read" }],
             appRoleAssignments: [{ clientAppId: CLIENT, roles: ["Legacy.Read"] }],
           },
-          { appId: LOCKED, displayName: "locked-api", identifierUris: ["api://locked"], appRoleAssignmentRequired: true, appRoles: [{ value: "X" }] },
-          { appId: NO_IDTYP, displayName: "plain-api", identifierUris: ["api://plain"], requestedAccessTokenVersion: 2, optionalClaims: { idtyp: false } },
+          {
+            appId: LOCKED,
+            displayName: "locked-api",
+            identifierUris: ["api://locked"],
+            appRoleAssignmentRequired: true,
+            appRoles: [{ value: "X" }],
+          },
+          {
+            appId: NO_IDTYP,
+            displayName: "plain-api",
+            identifierUris: ["api://plain"],
+            requestedAccessTokenVersion: 2,
+            optionalClaims: { idtyp: false },
+          },
         ],
       },
       { tenantId: OTHER_TENANT, apps: [{ appId: CLIENT_NO_ROLES, displayName: "elsewhere", secrets: ["x"] }] },
@@ -77,7 +97,11 @@ export async function createFixture(): Promise<Fixture> {
 }
 
 /** An msal confidential client pointed at the emulator: authority, knownAuthorities, CA-trusting network client. */
-export function msalClient(em: Emulator, auth: Omit<Configuration["auth"], "authority" | "knownAuthorities">, tenant = TENANT): ConfidentialClientApplication {
+export function msalClient(
+  em: Emulator,
+  auth: Omit<Configuration["auth"], "authority" | "knownAuthorities">,
+  tenant = TENANT,
+): ConfidentialClientApplication {
   return new ConfidentialClientApplication({
     auth: { ...auth, authority: em.authority(tenant), knownAuthorities: [new URL(em.httpsOrigin).host] },
     system: { networkClient: createMsalNetworkClient({ ca: em.caCertPem }) },
@@ -88,19 +112,49 @@ export function msalClient(em: Emulator, auth: Omit<Configuration["auth"], "auth
 export async function certAssertion(
   em: Emulator,
   cert: TestCertificate,
-  o: { claims?: Record<string, unknown>; header?: Record<string, unknown>; alg?: "PS256" | "RS256"; nowSec?: number } = {},
+  o: {
+    claims?: Record<string, unknown>;
+    header?: Record<string, unknown>;
+    alg?: "PS256" | "RS256";
+    nowSec?: number;
+  } = {},
 ): Promise<string> {
   const now = o.nowSec ?? Math.floor(Date.now() / 1000);
   const alg = o.alg ?? "PS256";
-  return new SignJWT({ aud: em.tokenEndpoint(TENANT), iss: CLIENT, sub: CLIENT, jti: randomUUID(), nbf: now, exp: now + 600, ...o.claims })
-    .setProtectedHeader({ alg, typ: "JWT", ...(alg === "PS256" ? { "x5t#S256": cert.thumbprintSha256Base64url } : { x5t: cert.thumbprintSha1Base64url }), ...o.header })
+  return new SignJWT({
+    aud: em.tokenEndpoint(TENANT),
+    iss: CLIENT,
+    sub: CLIENT,
+    jti: randomUUID(),
+    nbf: now,
+    exp: now + 600,
+    ...o.claims,
+  })
+    .setProtectedHeader({
+      alg,
+      typ: "JWT",
+      ...(alg === "PS256" ? { "x5t#S256": cert.thumbprintSha256Base64url } : { x5t: cert.thumbprintSha1Base64url }),
+      ...o.header,
+    })
     .sign(createPrivateKey(cert.keyPem));
 }
 
 /** Signs an external OIDC token as the test CI issuer would. */
-export async function federatedToken(f: Fixture, claims: Record<string, unknown> = {}, key = f.fedKey): Promise<string> {
+export async function federatedToken(
+  f: Fixture,
+  claims: Record<string, unknown> = {},
+  key = f.fedKey,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: FED_ISSUER, sub: FED_SUBJECT, aud: "api://AzureADTokenExchange", iat: now, nbf: now, exp: now + 300, ...claims })
+  return new SignJWT({
+    iss: FED_ISSUER,
+    sub: FED_SUBJECT,
+    aud: "api://AzureADTokenExchange",
+    iat: now,
+    nbf: now,
+    exp: now + 300,
+    ...claims,
+  })
     .setProtectedHeader({ alg: "ES256", kid: f.fedKid, typ: "JWT" })
     .sign(key);
 }
@@ -124,7 +178,11 @@ export async function get(em: Emulator, url: string): Promise<RawResponse> {
   return createMsalNetworkClient({ ca: em.caCertPem }).sendGetRequestAsync<Record<string, any>>(url);
 }
 
-export function certForm(assertion: string, scope = "api://broker/.default", clientId = CLIENT): Record<string, string> {
+export function certForm(
+  assertion: string,
+  scope = "api://broker/.default",
+  clientId = CLIENT,
+): Record<string, string> {
   return {
     grant_type: "client_credentials",
     client_id: clientId,

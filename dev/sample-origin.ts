@@ -35,7 +35,10 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
   });
   let origin = "";
 
-  async function authorize(req: IncomingMessage, route: string): Promise<{ ok: true; client: string; scope: string } | { ok: false; refusal: Refusal }> {
+  async function authorize(
+    req: IncomingMessage,
+    route: string,
+  ): Promise<{ ok: true; client: string; scope: string } | { ok: false; refusal: Refusal }> {
     const required = options.routes[route];
     if (!required) return { ok: false, refusal: { status: 404, error: "not_found", reason: `no route ${route}` } };
     const header = req.headers.authorization ?? "";
@@ -51,7 +54,14 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
       });
       const scopes = String(payload.scope).split(" ");
       if (!scopes.includes(required)) {
-        return { ok: false, refusal: { status: 403, error: "insufficient_scope", reason: `needs scope ${required}, token has ${payload.scope}` } };
+        return {
+          ok: false,
+          refusal: {
+            status: 403,
+            error: "insufficient_scope",
+            reason: `needs scope ${required}, token has ${payload.scope}`,
+          },
+        };
       }
       return { ok: true, client: String(payload.client_id), scope: String(payload.scope) };
     } catch (e) {
@@ -66,12 +76,20 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
       if (!result.ok) {
         const { status, error, reason } = result.refusal;
         log(`[${options.name}] ${status} ${route}: ${reason}`);
-        if (status !== 404) res.setHeader("www-authenticate", `Bearer error="${error}", error_description="${reason.replaceAll('"', "'")}"`);
-        res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error, error_description: reason }));
+        if (status !== 404)
+          res.setHeader(
+            "www-authenticate",
+            `Bearer error="${error}", error_description="${reason.replaceAll('"', "'")}"`,
+          );
+        res
+          .writeHead(status, { "content-type": "application/json" })
+          .end(JSON.stringify({ error, error_description: reason }));
         return;
       }
       log(`[${options.name}] 200 ${route}: client ${result.client}, scope "${result.scope}"`);
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ origin: options.name, route, client_id: result.client, scope: result.scope }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ origin: options.name, route, client_id: result.client, scope: result.scope }));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -83,10 +101,11 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
   origin = `http://127.0.0.1:${address.port}`;
   return {
     origin,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -94,7 +113,9 @@ function describe(e: unknown): string {
   if (e instanceof errors.JWTExpired) return "token expired";
   if (e instanceof errors.JWTClaimValidationFailed) {
     const value = JSON.stringify(e.payload[e.claim]);
-    return e.claim === "aud" ? `token is for ${value}, not for this origin` : `claim ${e.claim} ${value} is not acceptable (${e.reason})`;
+    return e.claim === "aud"
+      ? `token is for ${value}, not for this origin`
+      : `claim ${e.claim} ${value} is not acceptable (${e.reason})`;
   }
   if (e instanceof errors.JWSSignatureVerificationFailed) return "signature does not verify against the broker's keys";
   if (e instanceof errors.JWKSNoMatchingKey) return "signed by a key the broker does not publish";

@@ -11,9 +11,15 @@ const FEDERATED_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "E
 
 // No jti replay check here: Entra accepts the same federated token for its whole lifetime (CI and
 // Kubernetes hand out one token that clients present repeatedly until it expires).
-export async function verifyFederatedAssertion(a: DecodedAssertion, client: App, nowSec: number): Promise<Result<void>> {
+export async function verifyFederatedAssertion(
+  a: DecodedAssertion,
+  client: App,
+  nowSec: number,
+): Promise<Result<void>> {
   const { iss, sub } = a.payload;
-  const auds = (Array.isArray(a.payload.aud) ? a.payload.aud : [a.payload.aud]).filter((x): x is string => typeof x === "string");
+  const auds = (Array.isArray(a.payload.aud) ? a.payload.aud : [a.payload.aud]).filter(
+    (x): x is string => typeof x === "string",
+  );
   const fc = client.federatedCredentials.find(
     (c) => c.issuer === iss && c.subject === sub && auds.some((x) => c.audiences.includes(x)),
   );

@@ -17,12 +17,19 @@ export interface MsalNetworkClientOptions {
 
 export function createMsalNetworkClient(opts: MsalNetworkClientOptions): INetworkModule {
   return {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) => send<T>("GET", url, opts.ca, options, timeout),
+    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) =>
+      send<T>("GET", url, opts.ca, options, timeout),
     sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>("POST", url, opts.ca, options),
   };
 }
 
-function send<T>(method: "GET" | "POST", url: string, ca: string | string[], options: NetworkRequestOptions | undefined, timeout?: number): Promise<NetworkResponse<T>> {
+function send<T>(
+  method: "GET" | "POST",
+  url: string,
+  ca: string | string[],
+  options: NetworkRequestOptions | undefined,
+  timeout?: number,
+): Promise<NetworkResponse<T>> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string | number> = { ...(options?.headers ?? {}) };
@@ -43,7 +50,11 @@ function send<T>(method: "GET" | "POST", url: string, ca: string | string[], opt
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
         try {
-          resolve({ status: res.statusCode ?? 0, headers: flatten(res.headers), body: (text === "" ? {} : JSON.parse(text)) as T });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: flatten(res.headers),
+            body: (text === "" ? {} : JSON.parse(text)) as T,
+          });
         } catch {
           reject(new Error(`Failed to parse response from ${url} (status ${res.statusCode})`));
         }
@@ -57,6 +68,7 @@ function send<T>(method: "GET" | "POST", url: string, ca: string | string[], opt
 /** msal wants lower-case header names with single string values. */
 function flatten(h: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  for (const [k, v] of Object.entries(h))
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
   return out;
 }

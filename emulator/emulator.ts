@@ -74,7 +74,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const directory = await loadDirectory(opts.tenants);
   const now = opts.now ?? Date.now;
   const lifetimeSeconds = opts.tokenLifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS;
-  if (!Number.isInteger(lifetimeSeconds) || lifetimeSeconds < 60) throw new Error("tokenLifetimeSeconds: must be an integer >= 60");
+  if (!Number.isInteger(lifetimeSeconds) || lifetimeSeconds < 60)
+    throw new Error("tokenLifetimeSeconds: must be an integer >= 60");
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), "entra-emulator-")));
   const ca = await loadOrCreateCa(stateDir);
   const tls = await ca.issueServerCertificate({ dns: ["localhost"], ips: ["127.0.0.1", "::1"] });
@@ -130,7 +131,14 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     async issueToken(o) {
       const tenant = directory.byName.get(o.tenantId.toLowerCase());
       if (!tenant) throw new Error(`issueToken: unknown tenant '${o.tenantId}'`);
-      const r = await grantAppOnlyToken(tenant, o.clientId, o.resource, o.credential ?? "certificate", tokenDeps, Math.floor(now() / 1000));
+      const r = await grantAppOnlyToken(
+        tenant,
+        o.clientId,
+        o.resource,
+        o.credential ?? "certificate",
+        tokenDeps,
+        Math.floor(now() / 1000),
+      );
       if (!r.ok) throw new Error(`issueToken: AADSTS${r.error.aadsts}: ${r.error.message}`);
       return r.value;
     },
@@ -161,7 +169,8 @@ async function loadDirectory(tenants: TenantFile | string): Promise<Directory> {
 function assertionAudiences(directory: Directory, tenant: Tenant, origins: string[]): Set<string> {
   const names = [...directory.byName].filter(([, t]) => t === tenant).map(([name]) => name);
   const out = new Set<string>();
-  for (const o of origins) for (const n of names) for (const p of ["oauth2/v2.0/token", "oauth2/token"]) out.add(`${o}/${n}/${p}`);
+  for (const o of origins)
+    for (const n of names) for (const p of ["oauth2/v2.0/token", "oauth2/token"]) out.add(`${o}/${n}/${p}`);
   return out;
 }
 

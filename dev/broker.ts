@@ -6,7 +6,7 @@ import { startChild, waitUntil, type Child } from "./processes.ts";
 // The broker as it really runs: the Worker under `wrangler dev` (workerd), with a wrangler config
 // generated for the local stack and its signing keys in a .dev.vars beside it, as a secret would be.
 
-const REPO = resolve(import.meta.dirname, "../..");
+const REPO = resolve(import.meta.dirname, "..");
 const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
 /** wrangler dev builds the Worker and boots workerd: generous on a loaded 2-core machine. */
 const READY_TIMEOUT_MS = 90_000;
@@ -20,7 +20,10 @@ export interface BrokerKeys {
 export function loadOrCreateBrokerKeys(file: string): BrokerKeys {
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as BrokerKeys;
   const stamp = Date.now().toString(36);
-  const keys = [1, 2].map((n) => ({ ...generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }), kid: `broker-${stamp}-${n}` }));
+  const keys = [1, 2].map((n) => ({
+    ...generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }),
+    kid: `broker-${stamp}-${n}`,
+  }));
   const set = { keys };
   writeFileSync(file, JSON.stringify(set, null, 2), { mode: 0o600 });
   return set;
@@ -58,15 +61,36 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     vars: { BROKER_ISSUER: origin, ...options.vars },
   };
   writeFileSync(join(options.dir, "wrangler.json"), JSON.stringify(config, null, 2));
-  writeFileSync(join(options.dir, ".dev.vars"), `BROKER_SIGNING_KEYS='${JSON.stringify(options.keys)}'\n`, { mode: 0o600 });
+  writeFileSync(join(options.dir, ".dev.vars"), `BROKER_SIGNING_KEYS='${JSON.stringify(options.keys)}'\n`, {
+    mode: 0o600,
+  });
 
   const child = startChild(
     "broker",
     process.execPath,
-    [WRANGLER, "dev", "--config", join(options.dir, "wrangler.json"), "--ip", "127.0.0.1", "--port", String(options.port), "--inspector-port", String(options.inspectorPort), "--show-interactive-dev-session=false", "--log-level", "log"],
+    [
+      WRANGLER,
+      "dev",
+      "--config",
+      join(options.dir, "wrangler.json"),
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(options.port),
+      "--inspector-port",
+      String(options.inspectorPort),
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "log",
+    ],
     { cwd: options.dir, env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" }, onLine: options.onLine },
   );
-  await waitUntil("the broker to answer /healthz", async () => (await fetch(`${origin}/healthz`)).status === 200, READY_TIMEOUT_MS, child);
+  await waitUntil(
+    "the broker to answer /healthz",
+    async () => (await fetch(`${origin}/healthz`)).status === 200,
+    READY_TIMEOUT_MS,
+    child,
+  );
   return {
     origin,
     child,

@@ -16,7 +16,12 @@ export interface Child {
 /** How long a child gets to exit on SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
 
-export function startChild(name: string, command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void }): Child {
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void },
+): Child {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -73,7 +78,12 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Polls `probe` until it resolves true, the child exits, or the deadline passes. */
-export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number, child?: Child): Promise<void> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  child?: Child,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void child?.exited.then(() => (exited = true));
@@ -82,7 +92,9 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, tim
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${child ? `:\n${child.output.slice(-30).join("\n")}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${child ? `:\n${child.output.slice(-30).join("\n")}` : ""}`,
+  );
 }
 
 /** A port that was free a moment ago, for processes that cannot report the port they bound. */
@@ -92,7 +104,9 @@ export async function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }

@@ -85,7 +85,12 @@ export async function issueAccessToken(i: IssueInput, key: SigningKey): Promise<
   const accessToken = await new SignJWT(claims)
     .setProtectedHeader({ typ: "JWT", alg: "RS256", x5t: key.kid, kid: key.kid })
     .sign(key.privateKey);
-  return { token_type: "Bearer", expires_in: i.lifetimeSeconds, ext_expires_in: i.lifetimeSeconds, access_token: accessToken };
+  return {
+    token_type: "Bearer",
+    expires_in: i.lifetimeSeconds,
+    ext_expires_in: i.lifetimeSeconds,
+    access_token: accessToken,
+  };
 }
 
 function opaque(bytes: number): string {

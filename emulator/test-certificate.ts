@@ -7,7 +7,12 @@ import { daysFromNow, randomSerial, toPem } from "./ca.ts";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-const RSA = { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" } as const;
+const RSA = {
+  name: "RSASSA-PKCS1-v1_5",
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: "SHA-256",
+} as const;
 
 export interface TestCertificate {
   /** PKCS#8 PEM private key ("-----BEGIN PRIVATE KEY-----"), as msal-node's clientCertificate.privateKey wants. */
@@ -26,7 +31,10 @@ export interface TestCertificate {
 }
 
 /** Creates a self-signed RSA-2048 certificate, e.g. `createTestCertificate("CN=orders-service")`. */
-export async function createTestCertificate(subject: string, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<TestCertificate> {
+export async function createTestCertificate(
+  subject: string,
+  validity: { notBefore?: Date; notAfter?: Date } = {},
+): Promise<TestCertificate> {
   const keys = (await webcrypto.subtle.generateKey(RSA, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),

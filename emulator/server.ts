@@ -20,8 +20,7 @@ export interface RouteContext {
   readonly record: (path: string) => void;
 }
 
-type Route =
-  | { kind: "openid-v2" | "openid-v1" | "keys-v2" | "keys-v1" | "token"; tenant: string };
+type Route = { kind: "openid-v2" | "openid-v1" | "keys-v2" | "keys-v1" | "token"; tenant: string };
 
 const ROUTES: [RegExp, Route["kind"]][] = [
   [/^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/, "openid-v2"],
@@ -76,25 +75,54 @@ async function handle(ctx: RouteContext, origin: string, req: IncomingMessage, r
   const tenant = ctx.directory.byName.get(r.tenant.toLowerCase());
   if (!tenant) {
     // Entra answers discovery for an unknown tenant with error "invalid_tenant", the token endpoint with "invalid_request".
-    return sendError(ctx, res, origin, entraErrors.tenantNotFound(r.tenant), trace, r.kind === "token" ? undefined : "invalid_tenant");
+    return sendError(
+      ctx,
+      res,
+      origin,
+      entraErrors.tenantNotFound(r.tenant),
+      trace,
+      r.kind === "token" ? undefined : "invalid_tenant",
+    );
   }
   switch (r.kind) {
     case "openid-v2":
-      return send(res, 200, openIdConfigurationV2({ origin, tenantId: tenant.tenantId, issuer: ctx.issuers.v2(tenant.tenantId) }));
+      return send(
+        res,
+        200,
+        openIdConfigurationV2({ origin, tenantId: tenant.tenantId, issuer: ctx.issuers.v2(tenant.tenantId) }),
+      );
     case "openid-v1":
-      return send(res, 200, openIdConfigurationV1({ origin, tenantId: tenant.tenantId, issuer: ctx.issuers.v1(tenant.tenantId) }));
+      return send(
+        res,
+        200,
+        openIdConfigurationV1({ origin, tenantId: tenant.tenantId, issuer: ctx.issuers.v1(tenant.tenantId) }),
+      );
     case "token":
       return token(ctx, tenant, origin, req, res, trace);
   }
 }
 
-async function token(ctx: RouteContext, tenant: Tenant, origin: string, req: IncomingMessage, res: ServerResponse, trace: Trace): Promise<void> {
+async function token(
+  ctx: RouteContext,
+  tenant: Tenant,
+  origin: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  trace: Trace,
+): Promise<void> {
   const type = (headerOf(req, "content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") {
-    return sendError(ctx, res, origin, entraErrors.requestMalformed("The request body must be application/x-www-form-urlencoded."), trace);
+    return sendError(
+      ctx,
+      res,
+      origin,
+      entraErrors.requestMalformed("The request body must be application/x-www-form-urlencoded."),
+      trace,
+    );
   }
   const body = await readBody(req, MAX_BODY_BYTES);
-  if (body === undefined) return send(res, 413, { error: "invalid_request", error_description: "Request body too large." });
+  if (body === undefined)
+    return send(res, 413, { error: "invalid_request", error_description: "Request body too large." });
   const result = await handleTokenRequest(tenant, new URLSearchParams(body), ctx.token, Math.floor(ctx.now() / 1000));
   if (!result.ok) return sendError(ctx, res, origin, result.error, trace);
   return send(res, 200, result.value, { "Cache-Control": "no-store, no-cache", Pragma: "no-cache" });
@@ -105,7 +133,14 @@ interface Trace {
   correlationId: string;
 }
 
-function sendError(ctx: RouteContext, res: ServerResponse, origin: string, err: EntraError, trace: Trace, errorOverride?: string): void {
+function sendError(
+  ctx: RouteContext,
+  res: ServerResponse,
+  origin: string,
+  err: EntraError,
+  trace: Trace,
+  errorOverride?: string,
+): void {
   const body: Record<string, unknown> = { ...errorBody(err, ctx.now(), trace.traceId, trace.correlationId, origin) };
   if (errorOverride) body.error = errorOverride;
   send(res, err.status, body, { "Cache-Control": "no-store, no-cache" });
@@ -113,7 +148,11 @@ function sendError(ctx: RouteContext, res: ServerResponse, origin: string, err: 
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(json), ...headers });
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(json),
+    ...headers,
+  });
   res.end(json);
 }
 

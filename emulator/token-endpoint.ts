@@ -17,7 +17,12 @@ export interface TokenEndpointDeps {
   readonly assertionAudiences: (tenant: Tenant) => ReadonlySet<string>;
 }
 
-export async function handleTokenRequest(tenant: Tenant, form: URLSearchParams, deps: TokenEndpointDeps, nowSec: number): Promise<Result<TokenResponse>> {
+export async function handleTokenRequest(
+  tenant: Tenant,
+  form: URLSearchParams,
+  deps: TokenEndpointDeps,
+  nowSec: number,
+): Promise<Result<TokenResponse>> {
   const req = parseTokenRequest(form);
   if (!req.ok) return req;
   const client = tenant.apps.get(req.value.clientId);
@@ -46,10 +51,22 @@ export async function grantAppOnlyToken(
   if (!resource) return { ok: false, error: entraErrors.resourceNotFound(requestedResource, tenant.tenantId) };
   const roles = resource.roleAssignments.get(client.appId) ?? [];
   if (resource.appRoleAssignmentRequired && roles.length === 0) {
-    return { ok: false, error: entraErrors.roleAssignmentRequired(client.appId, client.displayName, resource.appId, resource.displayName) };
+    return {
+      ok: false,
+      error: entraErrors.roleAssignmentRequired(client.appId, client.displayName, resource.appId, resource.displayName),
+    };
   }
   const token = await issueAccessToken(
-    { tenant, client, resource, requestedResource, credential, nowSec, lifetimeSeconds: deps.lifetimeSeconds, issuers: deps.issuers },
+    {
+      tenant,
+      client,
+      resource,
+      requestedResource,
+      credential,
+      nowSec,
+      lifetimeSeconds: deps.lifetimeSeconds,
+      issuers: deps.issuers,
+    },
     deps.keys.active(),
   );
   return { ok: true, value: token };

@@ -1,12 +1,13 @@
 // `npm run emulator`: the Entra ID emulator standalone.
-//   node test/emulator/main.ts --tenant-file tenants.json [--port 8443] [--http-port 8080] [--state-dir .emulator]
+//   node emulator/main.ts --tenant-file tenants.json [--port 8443] [--http-port 8080] [--state-dir .emulator]
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { startEmulator } from "./index.ts";
 
 /** A demo tenant (one secret client, one v2 resource) when no --tenant-file is given. */
 const DEFAULT_TENANT_FILE = fileURLToPath(new URL("./tenants.example.json", import.meta.url));
-const USAGE = "usage: npm run emulator -- [--tenant-file <tenants.json>] [--port <https port>] [--http-port <loopback http port>] [--state-dir <dir>]";
+const USAGE =
+  "usage: npm run emulator -- [--tenant-file <tenants.json>] [--port <https port>] [--http-port <loopback http port>] [--state-dir <dir>]";
 
 function port(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

@@ -1,12 +1,23 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createCertificate } from "../../signer/cert-create.ts";
-import { createSignerClient, type SignerClient } from "../../signer/client.ts";
+import { createCertificate } from "../signer/cert-create.ts";
+import { createSignerClient, type SignerClient } from "../signer/client.ts";
 import { startEmulator, type Emulator } from "../emulator/index.ts";
 import { loadOrCreateBrokerKeys, rotateBrokerKeys, startBroker, type Broker, type BrokerKeys } from "./broker.ts";
 import { loadOrCreateCiIssuer } from "./ci-oidc.ts";
 import { freePort, startChild, waitUntil, type Child } from "./processes.ts";
-import { BROKER_API_APP_ID, BROKER_APP_ID_URI, BROKER_SCOPE, IDENTITIES, ORIGIN_ROUTES, samplePolicy, sampleRoutes, sampleTenantFile, TENANT_ID, type IdentityName } from "./sample.ts";
+import {
+  BROKER_API_APP_ID,
+  BROKER_APP_ID_URI,
+  BROKER_SCOPE,
+  IDENTITIES,
+  ORIGIN_ROUTES,
+  samplePolicy,
+  sampleRoutes,
+  sampleTenantFile,
+  TENANT_ID,
+  type IdentityName,
+} from "./sample.ts";
 import { startSampleOrigin, type SampleOrigin } from "./sample-origin.ts";
 
 // The whole system on one machine, as separate processes on loopback: the Entra ID emulator
@@ -14,7 +25,7 @@ import { startSampleOrigin, type SampleOrigin } from "./sample-origin.ts";
 // daemon per sample identity, and the sample origins. `npm start` and the end-to-end tests both
 // run exactly this.
 
-const REPO = resolve(import.meta.dirname, "../..");
+const REPO = resolve(import.meta.dirname, "..");
 const SIGNER_BIN = join(REPO, "signer/bin/broker-signer.ts");
 /** How often the stand-in CI platform hands its runner a fresh OIDC token (they are short-lived). */
 const CI_TOKEN_REFRESH_MS = 5 * 60_000;
@@ -95,9 +106,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const brokerPort = options.ports.broker || (await freePort());
     const brokerIssuer = `http://127.0.0.1:${brokerPort}`;
-    const inventory = await startSampleOrigin({ name: "inventory", port: options.ports.inventory ?? 0, brokerIssuer, routes: ORIGIN_ROUTES.inventory, log });
+    const inventory = await startSampleOrigin({
+      name: "inventory",
+      port: options.ports.inventory ?? 0,
+      brokerIssuer,
+      routes: ORIGIN_ROUTES.inventory,
+      log,
+    });
     stoppers.push(() => inventory.close());
-    const deploy = await startSampleOrigin({ name: "deploy", port: options.ports.deploy ?? 0, brokerIssuer, routes: ORIGIN_ROUTES.deploy, log });
+    const deploy = await startSampleOrigin({
+      name: "deploy",
+      port: options.ports.deploy ?? 0,
+      brokerIssuer,
+      routes: ORIGIN_ROUTES.deploy,
+      log,
+    });
     stoppers.push(() => deploy.close());
 
     const keysFile = join(dir, "broker-signing-keys.json");
@@ -138,16 +161,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         brokerUrl: broker.origin,
         brokerScope: BROKER_SCOPE,
         socketPath,
-        ...(identity.credential === "certificate" ? { certificates: [{ keyFile: "key.pem", certFile: "cert.pem" }] } : { federatedTokenFile: ciTokenFile }),
+        ...(identity.credential === "certificate"
+          ? { certificates: [{ keyFile: "key.pem", certFile: "cert.pem" }] }
+          : { federatedTokenFile: ciTokenFile }),
       };
       writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n");
-      const child = startChild(`signer:${identity.name}`, process.execPath, [SIGNER_BIN, "serve", "--config", configFile], {
-        cwd: home,
-        onLine: (line) => log(`[signer:${identity.name}] ${line}`),
-      });
+      const child = startChild(
+        `signer:${identity.name}`,
+        process.execPath,
+        [SIGNER_BIN, "serve", "--config", configFile],
+        {
+          cwd: home,
+          onLine: (line) => log(`[signer:${identity.name}] ${line}`),
+        },
+      );
       stoppers.push(() => child.stop());
       const client = createSignerClient(socketPath);
-      await waitUntil(`the ${identity.name} signer's socket`, async () => (await client.health()).status === "ok", 30_000, child);
+      await waitUntil(
+        `the ${identity.name} signer's socket`,
+        async () => (await client.health()).status === "ok",
+        30_000,
+        child,
+      );
       signers[identity.name] = { configFile, socketPath, client, child };
     }
 

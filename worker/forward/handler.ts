@@ -1,12 +1,12 @@
 import { audit, sha256Hex } from "../audit.ts";
 import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
-import { readBearerToken } from "../forward/bearer.ts";
-import { toOriginHeaders } from "../forward/headers.ts";
-import { createMintedTokens, type MintedTokens } from "../forward/minted-tokens.ts";
-import { failureReason, failureResponse, type ForwardFailure } from "../forward/refusals.ts";
-import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "../forward/routes.ts";
-import { sendToOrigin } from "../forward/send.ts";
+import { readBearerToken } from "./bearer.ts";
+import { toOriginHeaders } from "./headers.ts";
+import { createMintedTokens, type MintedTokens } from "./minted-tokens.ts";
+import { failureReason, failureResponse, type ForwardFailure } from "./refusals.ts";
+import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "./route-table.ts";
+import { sendToOrigin } from "./send.ts";
 import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
@@ -26,7 +26,12 @@ function mintedTokensFor(config: Config): MintedTokens {
   return tokens;
 }
 
-export async function forward(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response | undefined> {
+export async function forward(
+  request: Request,
+  config: Config,
+  jwks: JwksCache,
+  now: number,
+): Promise<Response | undefined> {
   if (!config.forward) return undefined;
   const url = new URL(request.url);
   if (isBrokerPath(url.pathname)) return undefined;
@@ -35,7 +40,16 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
   const method = request.method;
   const base = { route: route.name, method, resource: route.origin };
   const refuse = (failure: ForwardFailure, fields: Record<string, unknown> = {}) => {
-    audit({ event: "forward", outcome: failure.stage === "origin" ? "error" : "denied", reason: failureReason(failure), ...base, ...fields }, now);
+    audit(
+      {
+        event: "forward",
+        outcome: failure.stage === "origin" ? "error" : "denied",
+        reason: failureReason(failure),
+        ...base,
+        ...fields,
+      },
+      now,
+    );
     return failureResponse(failure, config.issuer);
   };
 
@@ -50,7 +64,8 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
   const fields = callerFields(caller, now);
 
   const scopes = scopesFor(route, method);
-  if (!scopes) return refuse({ stage: "method", problem: "method_not_routed", allow: allowedMethods(route) ?? [] }, fields);
+  if (!scopes)
+    return refuse({ stage: "method", problem: "method_not_routed", allow: allowedMethods(route) ?? [] }, fields);
   const decision = decide(caller, { resource: route.origin, scopes }, config.policy);
   if (!decision.ok) return refuse({ stage: "policy", denial: decision.error, scopes }, fields);
   const grant = decision.value;
@@ -58,7 +73,13 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok) return refuse({ stage: "lifetime", problem: lifetime.error }, fields);
   const ttlSeconds = lifetime.value;
-  const { issued, reused } = await mintedTokensFor(config).get(hash, { issuer: config.issuer, caller, grant, ttlSeconds, now });
+  const { issued, reused } = await mintedTokensFor(config).get(hash, {
+    issuer: config.issuer,
+    caller,
+    grant,
+    ttlSeconds,
+    now,
+  });
   const tokenFields = {
     ...fields,
     rule: grant.rule,
@@ -75,7 +96,17 @@ export async function forward(request: Request, config: Config, jwks: JwksCache,
     config.forward.timeoutMs,
   );
   if (!sent.ok) return refuse({ stage: "origin", problem: sent.error }, tokenFields);
-  audit({ event: "forward", outcome: "granted", reason: "granted", ...base, ...tokenFields, origin_status: sent.value.status }, now);
+  audit(
+    {
+      event: "forward",
+      outcome: "granted",
+      reason: "granted",
+      ...base,
+      ...tokenFields,
+      origin_status: sent.value.status,
+    },
+    now,
+  );
   return sent.value;
 }
 

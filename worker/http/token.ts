@@ -23,11 +23,13 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
   const caller = verified.value;
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
-  if (!decision.ok) return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
+  if (!decision.ok)
+    return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
-  if (!lifetime.ok) return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
+  if (!lifetime.ok)
+    return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
   const ttlSeconds = lifetime.value;
 
   const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
