@@ -17,6 +17,14 @@ export interface AuditEvent {
   readonly exp?: number;
   readonly token_sha256?: string;
   readonly subject_token_remaining_s?: number;
+  /** Delegation: on whose behalf (the subject token's sub), the origin it was issued for, the
+   *  actors newest first (the issued token's client_id, then earlier hops), the subject token's jti. */
+  readonly sub?: string;
+  readonly via?: string;
+  readonly actors?: readonly string[];
+  readonly subject_jti?: string;
+  /** RFC 9449: thumbprint of the key the issued token is bound to. */
+  readonly dpop_jkt?: string;
   /** Forward mode: the route, the request method, whether the minted token was reused, the origin's status. */
   readonly route?: string;
   readonly method?: string;

@@ -1,3 +1,6 @@
+import type { BrokerTokenProblem } from "./broker-token.ts";
+import type { DelegationDenial } from "./delegation/decide.ts";
+import type { DpopProblem } from "./dpop.ts";
 import type { VerificationProblem } from "./entra-token.ts";
 import type { RequestProblem } from "./exchange-request.ts";
 import type { Denial } from "./policy.ts";
@@ -9,12 +12,25 @@ export type ExchangeFailure =
   | { readonly stage: "request"; readonly problem: RequestProblem }
   | { readonly stage: "verify"; readonly problem: VerificationProblem }
   | { readonly stage: "policy"; readonly denial: Denial }
-  | { readonly stage: "lifetime"; readonly problem: "subject_token_expiring" };
+  | { readonly stage: "lifetime"; readonly problem: "subject_token_expiring" }
+  | { readonly stage: "dpop"; readonly problem: DpopProblem | DpopRequired }
+  /** Delegation: the actor_token failed Entra verification. */
+  | { readonly stage: "actor"; readonly problem: VerificationProblem }
+  /** Delegation: the subject_token is not a valid token of this broker. */
+  | { readonly stage: "subject"; readonly problem: BrokerTokenProblem }
+  | { readonly stage: "delegation"; readonly denial: DelegationDenial };
+
+/** No DPoP proof where the rule, or a bound subject token, requires the issued token to be bound. */
+export interface DpopRequired {
+  readonly reason: "dpop_required";
+  readonly because: "rule" | "subject_token_bound";
+}
 
 export interface WireError {
   readonly status: 400 | 401 | 415 | 413 | 503;
   readonly error:
     | "invalid_request"
+    | "invalid_dpop_proof"
     | "unsupported_grant_type"
     | "invalid_target"
     | "invalid_scope"
@@ -43,6 +59,14 @@ export function reasonOf(failure: ExchangeFailure): string {
       return failure.denial.reason;
     case "lifetime":
       return failure.problem;
+    case "dpop":
+    case "subject":
+      return failure.problem.reason;
+    case "actor":
+      // Prefixed so the log tells an expired actor token from an expired subject token.
+      return failure.problem === "jwks_unavailable" ? failure.problem : `actor_${failure.problem}`;
+    case "delegation":
+      return failure.denial.reason;
   }
 }
 
@@ -50,6 +74,14 @@ export function toWireError(failure: ExchangeFailure): WireError {
   switch (failure.stage) {
     case "request":
       return requestError(failure.problem);
+    case "dpop":
+      return dpopError(failure.problem);
+    case "subject":
+      return INVALID_BROKER_SUBJECT;
+    case "delegation":
+      return delegationError(failure.denial);
+    case "actor":
+      return failure.problem === "jwks_unavailable" ? KEYS_UNAVAILABLE : INVALID_ACTOR;
     case "verify":
       if (failure.problem === "jwks_unavailable") {
         return {
@@ -85,6 +117,94 @@ export function toWireError(failure: ExchangeFailure): WireError {
   }
 }
 
+const KEYS_UNAVAILABLE: WireError = {
+  status: 503,
+  error: "temporarily_unavailable",
+  description: "Entra ID signing keys are unavailable right now; retry later",
+  retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
+};
+const INVALID_ACTOR: WireError = {
+  status: 400,
+  error: "invalid_request",
+  description: "actor_token is not a valid Entra ID app-only access token for this broker",
+};
+const INVALID_BROKER_SUBJECT: WireError = {
+  status: 400,
+  error: "invalid_request",
+  // Same for every failure, like INVALID_SUBJECT: the precise reason is in the audit log.
+  description: "with an actor_token, subject_token must be a valid, unexpired token issued by this broker",
+};
+
+function delegationError(denial: DelegationDenial): WireError {
+  const bad = (description: string): WireError => ({ status: 400, error: "invalid_request", description });
+  switch (denial.reason) {
+    case "actor_not_owner":
+      return bad("the actor does not own the origin the subject_token was issued for");
+    case "actor_tenant_mismatch":
+      return bad("the actor and the subject_token are from different tenants");
+    case "chain_loop":
+      return bad("the actor is already in the subject_token's delegation chain");
+    case "chain_too_deep":
+      return bad(`the delegation chain would be longer than ${denial.maxDepth} actors`);
+    case "delegation_not_allowed":
+      return {
+        status: 400,
+        error: "invalid_target",
+        description: "no delegation rule lets this actor use the subject_token for the requested resource",
+      };
+    case "scope_widened":
+      return {
+        status: 400,
+        error: "invalid_scope",
+        description: `scope wider than the subject_token's: ${denial.scopes.join(" ")}`,
+      };
+    case "scope_not_granted":
+      return {
+        status: 400,
+        error: "invalid_scope",
+        description: `scope not granted for this delegation: ${denial.scopes.join(" ")}`,
+      };
+    case "scope_empty":
+      return {
+        status: 400,
+        error: "invalid_scope",
+        description: "the subject_token carries none of the scopes this delegation grants",
+      };
+  }
+}
+
+// RFC 9449 §5: a token request with a bad proof gets invalid_dpop_proof. The descriptions name the
+// check that failed: a proof carries no secret, and the client needs to know what to fix.
+function dpopError(problem: DpopProblem | DpopRequired): WireError {
+  const description = (() => {
+    switch (problem.reason) {
+      case "dpop_required":
+        return problem.because === "rule"
+          ? "this grant requires a DPoP proof (RFC 9449)"
+          : "the subject_token is DPoP-bound, so the issued token must be bound too: send a DPoP proof";
+      case "dpop_proof_multiple":
+        return "send exactly one DPoP header";
+      case "dpop_proof_malformed":
+        return "the DPoP proof is not a dpop+jwt with jti, htm, htu, iat and a public jwk";
+      case "dpop_alg_unsupported":
+        return "the DPoP proof must be signed with ES256 or EdDSA";
+      case "dpop_signature_invalid":
+        return "the DPoP proof's signature does not verify with its jwk";
+      case "dpop_iat_out_of_window":
+        return "the DPoP proof's iat is too old or in the future: make a fresh proof for each request";
+      case "dpop_htm_mismatch":
+        return "the DPoP proof's htm is not this request's method";
+      case "dpop_htu_mismatch":
+        return "the DPoP proof's htu is not this endpoint's URL";
+      case "dpop_ath_mismatch":
+        return "the DPoP proof's ath is not the hash of the access token";
+      case "dpop_replayed":
+        return "the DPoP proof was already used: make a fresh proof for each request";
+    }
+  })();
+  return { status: 400, error: "invalid_dpop_proof", description };
+}
+
 function requestError(problem: RequestProblem): WireError {
   const bad = (description: string): WireError => ({ status: 400, error: "invalid_request", description });
   switch (problem.reason) {
@@ -114,8 +234,14 @@ function requestError(problem: RequestProblem): WireError {
       return bad(
         "requested_token_type must be urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt",
       );
-    case "actor_token_unsupported":
-      return bad("actor_token (delegation) is not supported");
+    case "actor_token_missing":
+      return bad("actor_token_type was sent without an actor_token");
+    case "actor_token_type_missing":
+      return bad("actor_token_type is required with an actor_token");
+    case "actor_token_type_unsupported":
+      return bad(
+        "actor_token_type must be urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt",
+      );
     case "audience_unsupported":
       return {
         status: 400,

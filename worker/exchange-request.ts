@@ -31,6 +31,8 @@ export interface ExchangeRequest {
   readonly resource: string;
   readonly scopes: readonly string[] | undefined;
   readonly requestedTokenType: string;
+  /** RFC 8693 §2.1 delegation: the actor's own Entra token; the subject token is then a broker token. */
+  readonly actorToken?: string;
 }
 
 export type RequestProblem =
@@ -43,7 +45,9 @@ export type RequestProblem =
   | { readonly reason: "subject_token_missing" }
   | { readonly reason: "subject_token_type_unsupported" }
   | { readonly reason: "requested_token_type_unsupported" }
-  | { readonly reason: "actor_token_unsupported" }
+  | { readonly reason: "actor_token_type_missing" }
+  | { readonly reason: "actor_token_type_unsupported" }
+  | { readonly reason: "actor_token_missing" }
   | { readonly reason: "audience_unsupported" }
   | { readonly reason: "resource_missing" }
   | { readonly reason: "resource_repeated" }
@@ -79,7 +83,14 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
   const subjectTokenType = form.get("subject_token_type");
   if (!subjectTokenType || !ACCEPTED_SUBJECT_TYPES.includes(subjectTokenType))
     return err({ reason: "subject_token_type_unsupported" });
-  if (form.has("actor_token") || form.has("actor_token_type")) return err({ reason: "actor_token_unsupported" });
+  // RFC 8693 §2.1: actor_token_type is required with an actor_token, and means nothing without one.
+  const actorToken = form.get("actor_token");
+  if (form.has("actor_token") || form.has("actor_token_type")) {
+    const actorTokenType = form.get("actor_token_type");
+    if (!actorToken) return err({ reason: "actor_token_missing" });
+    if (!actorTokenType) return err({ reason: "actor_token_type_missing" });
+    if (!ACCEPTED_SUBJECT_TYPES.includes(actorTokenType)) return err({ reason: "actor_token_type_unsupported" });
+  }
   const requestedTokenType = form.get("requested_token_type") ?? TOKEN_TYPE_ACCESS_TOKEN;
   if (!ACCEPTED_SUBJECT_TYPES.includes(requestedTokenType)) return err({ reason: "requested_token_type_unsupported" });
   // `audience` names logical targets we cannot map to an origin; the exact origin must be a resource.
@@ -99,7 +110,13 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
       return err({ reason: "scope_malformed" });
     scopes = [...new Set(tokens)];
   }
-  return ok({ subjectToken, resource: resource.value, scopes, requestedTokenType });
+  return ok({
+    subjectToken,
+    resource: resource.value,
+    scopes,
+    requestedTokenType,
+    ...(actorToken && { actorToken }),
+  });
 }
 
 async function readBody(request: Request): Promise<Result<string, RequestProblem>> {

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { audit } from "./audit.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
+import { createDpopReplayCache } from "./dpop.ts";
 import { createJwksCache } from "./jwks.ts";
 import type { Result } from "./result.ts";
 import { forward } from "./forward/handler.ts";
@@ -9,6 +10,8 @@ import { tokenExchange } from "./http/token.ts";
 
 // Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
 const jwks = createJwksCache();
+// DPoP proofs seen at /token (RFC 9449 §11.1: jti replay within the proof's window, per isolate).
+const dpopProofs = createDpopReplayCache();
 const configs = new WeakMap<object, Promise<Result<Config, string[]>>>();
 
 function configFor(env: Env): Promise<Result<Config, string[]>> {
@@ -48,7 +51,7 @@ app.use(async (c, next) => {
   await next();
 });
 
-app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds()));
+app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, dpopProofs, nowSeconds()));
 app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));

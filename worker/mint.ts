@@ -1,3 +1,4 @@
+import { actClaim } from "./broker-token.ts";
 import type { Caller } from "./entra-token.ts";
 import { encodeBase64Url } from "./jws.ts";
 import type { Grant } from "./policy.ts";
@@ -21,12 +22,16 @@ export interface MintInput {
   readonly ttlSeconds: number;
   /** Unix seconds. */
   readonly now: number;
+  /** Delegation (RFC 8693 §4.1): on whose behalf (`sub`) and the actors, newest first (`act`). */
+  readonly delegation?: { readonly subject: string; readonly actors: readonly string[] };
+  /** RFC 9449 §6.1: the DPoP key thumbprint the token is bound to (`cnf.jkt`). */
+  readonly jkt?: string;
 }
 
 const encoder = new TextEncoder();
 
 export async function mint(input: MintInput, keys: SigningKeys): Promise<IssuedToken> {
-  const { issuer, caller, grant, ttlSeconds, now } = input;
+  const { issuer, caller, grant, ttlSeconds, now, delegation, jkt } = input;
   const { kid, alg, key } = keys.active;
   const jti = crypto.randomUUID();
   const scope = grant.scopes.join(" ");
@@ -35,7 +40,7 @@ export async function mint(input: MintInput, keys: SigningKeys): Promise<IssuedT
   const header = { alg, typ: "at+jwt", kid };
   const claims = {
     iss: issuer,
-    sub: caller.appId,
+    sub: delegation?.subject ?? caller.appId,
     client_id: caller.appId,
     aud: grant.resource,
     scope,
@@ -45,6 +50,8 @@ export async function mint(input: MintInput, keys: SigningKeys): Promise<IssuedT
     jti,
     tid: caller.tenantId,
     roles: grant.roles,
+    ...(delegation && { act: actClaim(delegation.actors) }),
+    ...(jkt !== undefined && { cnf: { jkt } }),
   };
   const signingInput = `${b64json(header)}.${b64json(claims)}`;
   const algorithm = alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };

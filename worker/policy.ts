@@ -1,3 +1,4 @@
+import { DELEGATION_FIELDS, parseDelegationPolicy, type DelegationPolicy } from "./delegation/policy.ts";
 import { canonicalOrigin } from "./origin.ts";
 import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
@@ -22,12 +23,16 @@ export interface Rule {
     readonly scopes: readonly string[];
     readonly maxTtlSeconds: number;
   };
+  /** RFC 9449: tokens from this rule are issued only with a DPoP proof, bound to its key. */
+  readonly requireDpop: boolean;
 }
 
 export interface Policy {
   readonly rules: readonly Rule[];
   /** Rules indexed by granted origin, so a decision costs the same with 10 rules or 10,000. */
   readonly byOrigin: ReadonlyMap<string, readonly Rule[]>;
+  /** Owners of origins and delegation rules (RFC 8693 actor tokens): delegation/policy.ts. */
+  readonly delegation: DelegationPolicy;
 }
 
 /** What policy looks at: nothing else of the token reaches this stage. */
@@ -50,6 +55,7 @@ export interface Grant {
   /** The caller's roles that the rule required: carried into the minted token. */
   readonly roles: readonly string[];
   readonly maxTtlSeconds: number;
+  readonly requireDpop: boolean;
 }
 
 export type Denial =
@@ -76,6 +82,7 @@ export function decide(caller: CallerIdentity, request: AccessRequest, policy: P
     scopes: wanted ?? rule.grant.scopes,
     roles: rule.match.roles ?? [],
     maxTtlSeconds: rule.grant.maxTtlSeconds,
+    requireDpop: rule.requireDpop,
   });
 }
 
@@ -99,8 +106,12 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
-  const parsed = parseNamedList(raw, { field: "rules", kind: "rule", max: MAX_RULES }, parseRule);
-  if (!parsed.ok) return parsed;
+  // The delegation fields are parsed by their own stage; the rest of the document is the rules list.
+  const { rulesDoc, delegationDoc } = splitDocument(raw);
+  const parsed = parseNamedList(rulesDoc, { field: "rules", kind: "rule", max: MAX_RULES }, parseRule);
+  const delegation = parseDelegationPolicy(delegationDoc);
+  if (!parsed.ok || !delegation.ok)
+    return err([...(parsed.ok ? [] : parsed.error), ...(delegation.ok ? [] : delegation.error)]);
   const rules = parsed.value;
 
   const byOrigin = new Map<string, Rule[]>();
@@ -111,7 +122,26 @@ export function parsePolicy(raw: unknown): Result<Policy, string[]> {
       else byOrigin.set(origin, [rule]);
     }
   }
-  return ok(deepFreeze({ rules, byOrigin }));
+  return ok(deepFreeze({ rules, byOrigin, delegation: delegation.value }));
+}
+
+function splitDocument(raw: unknown): { rulesDoc: unknown; delegationDoc: Record<string, unknown> } {
+  let doc = raw;
+  if (typeof raw === "string") {
+    try {
+      doc = JSON.parse(raw);
+    } catch {
+      return { rulesDoc: raw, delegationDoc: {} }; // the rules parser reports the JSON error
+    }
+  }
+  if (!isObject(doc)) return { rulesDoc: raw, delegationDoc: {} };
+  const rulesDoc: Record<string, unknown> = {};
+  const delegationDoc: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if ((DELEGATION_FIELDS as readonly string[]).includes(key)) delegationDoc[key] = value;
+    else rulesDoc[key] = value;
+  }
+  return { rulesDoc, delegationDoc };
 }
 
 function parseRule(value: unknown, report: Report): Rule | undefined {
@@ -120,7 +150,9 @@ function parseRule(value: unknown, report: Report): Rule | undefined {
     return undefined;
   }
   const { fail, failed } = fieldChecker(report);
-  rejectUnknownFields(value, ["name", "match", "grant"], "", fail);
+  rejectUnknownFields(value, ["name", "match", "grant", "requireDpop"], "", fail);
+  if (value.requireDpop !== undefined && typeof value.requireDpop !== "boolean")
+    fail("requireDpop", "must be true or false");
   const name = value.name;
   if (typeof name !== "string" || !RULE_NAME.test(name))
     fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
@@ -177,10 +209,11 @@ function parseRule(value: unknown, report: Report): Rule | undefined {
       ...(tenants && { tenants: new Set(tenants) }),
     },
     grant: { origins: new Set(origins), scopes: scopes!, maxTtlSeconds: ttl as number },
+    requireDpop: value.requireDpop === true,
   };
 }
 
-function stringList(
+export function stringList(
   value: unknown,
   field: string,
   fail: Report,

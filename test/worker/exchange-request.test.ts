@@ -60,10 +60,22 @@ const cases: Case[] = [
     reason: "requested_token_type_unsupported",
   },
   {
-    name: "an actor_token (delegation)",
-    form: { actor_token: "x", actor_token_type: "urn:ietf:params:oauth:token-type:jwt" },
+    name: "an actor_token without actor_token_type (RFC 8693 §2.1)",
+    form: { actor_token: "x" },
     error: "invalid_request",
-    reason: "actor_token_unsupported",
+    reason: "actor_token_type_missing",
+  },
+  {
+    name: "an actor_token_type without actor_token",
+    form: { actor_token_type: "urn:ietf:params:oauth:token-type:access_token" },
+    error: "invalid_request",
+    reason: "actor_token_missing",
+  },
+  {
+    name: "an id_token actor_token_type",
+    form: { actor_token: "x", actor_token_type: "urn:ietf:params:oauth:token-type:id_token" },
+    error: "invalid_request",
+    reason: "actor_token_type_unsupported",
   },
   {
     name: "a repeated grant_type",

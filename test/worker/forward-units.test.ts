@@ -209,6 +209,7 @@ describe("minted tokens cache", () => {
     scopes: ["inventory.read"],
     roles: ["Inventory.Read"],
     maxTtlSeconds: 300,
+    requireDpop: false,
   };
 
   async function tokens() {

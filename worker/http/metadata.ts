@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import { DPOP_ALGORITHMS } from "../dpop.ts";
 import { GRANT_TYPE_TOKEN_EXCHANGE } from "../exchange-request.ts";
 
 // Keys rotate with overlap (a new key is published before it signs), so verifiers may cache the
@@ -22,6 +23,8 @@ export function authorizationServerMetadata(config: Config): Response {
       // The subject token is the credential: no separate client authentication.
       token_endpoint_auth_methods_supported: ["none"],
       response_types_supported: [],
+      // RFC 9449 §5.1: proofs at /token bind the issued token to the client's key.
+      dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
     },
     { headers: PUBLIC_CACHE },
   );

@@ -2,18 +2,53 @@ import { audit, sha256Hex } from "../audit.ts";
 import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
 import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
-import { readExchangeRequest } from "../exchange-request.ts";
+import { delegate } from "../delegation/exchange.ts";
+import { readDpopProof, type DpopReplayCache } from "../dpop.ts";
+import { readExchangeRequest, type ExchangeRequest } from "../exchange-request.ts";
 import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
-import { mint } from "../mint.ts";
+import { mint, type IssuedToken } from "../mint.ts";
 import { decide } from "../policy.ts";
 
-// POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
-export async function tokenExchange(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response> {
+// POST /token: parse ─► DPoP proof ─► verify Entra token ─► policy ─► mint ─► respond. Thin on
+// purpose; with an actor_token the middle stages are delegation's (delegation/exchange.ts).
+export async function tokenExchange(
+  request: Request,
+  config: Config,
+  jwks: JwksCache,
+  dpopProofs: DpopReplayCache,
+  now: number,
+): Promise<Response> {
   const parsed = await readExchangeRequest(request);
   if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
   const exchange = parsed.value;
+
+  // RFC 9449 §5: a proof, when sent, must be valid whether or not the grant needs one.
+  const tokenEndpoint = `${config.issuer}/token`;
+  const dpopExpectation = { method: "POST", url: tokenEndpoint, clockSkewSeconds: config.entra.clockSkewSeconds };
+  const proof = await readDpopProof(request.headers, dpopExpectation, dpopProofs, now);
+  if (!proof.ok) return deny({ stage: "dpop", problem: proof.error }, now, { resource: exchange.resource });
+  const jkt = proof.value?.jkt;
+
+  if (exchange.actorToken !== undefined) {
+    const delegated = await delegate({ ...exchange, actorToken: exchange.actorToken }, jkt, config, jwks, now);
+    if (!delegated.ok) return deny(delegated.error.failure, now, delegated.error.fields);
+    const { actor, grant, ttlSeconds, fields } = delegated.value;
+    const issued = await mint(
+      {
+        issuer: config.issuer,
+        caller: actor,
+        grant,
+        ttlSeconds,
+        now,
+        delegation: { subject: grant.subject, actors: grant.actors },
+        ...(jkt && { jkt }),
+      },
+      config.signingKeys,
+    );
+    return granted(issued, exchange, { ...fields, roles: grant.roles, ...(jkt && { dpop_jkt: jkt }) }, jkt, now);
+  }
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
@@ -31,16 +66,34 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
   if (!lifetime.ok)
     return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
   const ttlSeconds = lifetime.value;
+  if (grant.requireDpop && !jkt)
+    return deny(
+      { stage: "dpop", problem: { reason: "dpop_required", because: "rule" } },
+      now,
+      callerFields(caller, now, exchange.resource),
+    );
 
-  const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
+  const issued = await mint(
+    { issuer: config.issuer, caller, grant, ttlSeconds, now, ...(jkt && { jkt }) },
+    config.signingKeys,
+  );
+  const fields = { ...callerFields(caller, now, grant.resource), roles: grant.roles, rule: grant.rule };
+  return granted(issued, exchange, { ...fields, ...(jkt && { dpop_jkt: jkt }) }, jkt, now);
+}
+
+async function granted(
+  issued: IssuedToken,
+  exchange: ExchangeRequest,
+  fields: Record<string, unknown>,
+  jkt: string | undefined,
+  now: number,
+): Promise<Response> {
   audit(
     {
       event: "token_exchange",
       outcome: "granted",
       reason: "granted",
-      ...callerFields(caller, now, grant.resource),
-      roles: grant.roles,
-      rule: grant.rule,
+      ...fields,
       scope: issued.scope,
       jti: issued.jti,
       exp: issued.expiresAt,
@@ -52,7 +105,8 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
     {
       access_token: issued.token,
       issued_token_type: exchange.requestedTokenType,
-      token_type: "Bearer",
+      // RFC 9449 §5: a bound token is of type DPoP, and must be presented with that scheme.
+      token_type: jkt ? "DPoP" : "Bearer",
       expires_in: issued.expiresIn,
       scope: issued.scope,
     },
