@@ -148,6 +148,7 @@ export function scenario() {
     async exchange(
       form: Record<string, string | string[] | undefined> = {},
       env: Partial<Env> = {},
+      headers: Record<string, string> | [string, string][] = {},
     ): Promise<Response> {
       const fields: Record<string, string | string[] | undefined> = {
         grant_type: TOKEN_EXCHANGE,
@@ -161,14 +162,9 @@ export function scenario() {
         if (value === undefined) continue;
         for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
       }
-      return s.fetch(
-        new Request("https://broker.test/token", {
-          method: "POST",
-          body,
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-        }),
-        env,
-      );
+      const requestHeaders = new Headers(headers);
+      requestHeaders.set("content-type", "application/x-www-form-urlencoded");
+      return s.fetch(new Request("https://broker.test/token", { method: "POST", body, headers: requestHeaders }), env);
     },
 
     async fetch(request: Request, env: Partial<Env> = {}): Promise<Response> {
