@@ -10,7 +10,8 @@ import { tokenExchange } from "./http/token.ts";
 
 // Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
 const jwks = createJwksCache();
-// DPoP proofs seen at /token (RFC 9449 §11.1: jti replay within the proof's window, per isolate).
+// DPoP proofs seen at /token and in forward mode (RFC 9449 §11.1: jti replay within the proof's
+// window, per isolate).
 const dpopProofs = createDpopReplayCache();
 const configs = new WeakMap<object, Promise<Result<Config, string[]>>>();
 
@@ -56,7 +57,7 @@ app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));
 // Forward mode, after the broker's own endpoints (which it never shadows): undefined = no route.
-app.all("*", async (c) => (await forward(c.req.raw, c.get("config"), jwks, nowSeconds())) ?? c.notFound());
+app.all("*", async (c) => (await forward(c.req.raw, c.get("config"), jwks, dpopProofs, nowSeconds())) ?? c.notFound());
 
 app.notFound((c) => c.json({ error: "not_found" }, 404));
 app.onError((error, c) => {

@@ -1,5 +1,6 @@
 import { audit, sha256Hex } from "../audit.ts";
 import type { Config } from "../config.ts";
+import { readDpopProof, type DpopReplayCache } from "../dpop.ts";
 import type { Caller } from "../entra-token.ts";
 import { readBearerToken } from "./bearer.ts";
 import { toOriginHeaders } from "./headers.ts";
@@ -30,6 +31,7 @@ export async function forward(
   request: Request,
   config: Config,
   jwks: JwksCache,
+  dpopProofs: DpopReplayCache,
   now: number,
 ): Promise<Response | undefined> {
   if (!config.forward) return undefined;
@@ -57,6 +59,12 @@ export async function forward(
   if (!bearer.ok) return refuse({ stage: "bearer", problem: bearer.error });
   const token = bearer.value;
   const hash = await tokenHash(token);
+  // A caller may bind its request to its key with a proof for this URL (RFC 9449 §7, ath of its
+  // Entra token). The binding ends here: the origin hop carries the broker's own bearer token.
+  const expectation = { method, url: request.url, accessToken: token, clockSkewSeconds: config.entra.clockSkewSeconds };
+  const proof = await readDpopProof(request.headers, expectation, dpopProofs, now);
+  if (!proof.ok) return refuse({ stage: "dpop", problem: proof.error });
+  const jkt = proof.value?.jkt;
 
   const verified = await verifiedCallersFor(config, jwks).verify(token, hash, now);
   if (!verified.ok) return refuse({ stage: "verify", problem: verified.error });
@@ -69,6 +77,8 @@ export async function forward(
   const decision = decide(caller, { resource: route.origin, scopes }, config.policy);
   if (!decision.ok) return refuse({ stage: "policy", denial: decision.error, scopes }, fields);
   const grant = decision.value;
+  if (grant.requireDpop && !jkt)
+    return refuse({ stage: "dpop", problem: { reason: "dpop_required", because: "rule" } }, fields);
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok) return refuse({ stage: "lifetime", problem: lifetime.error }, fields);
@@ -88,6 +98,7 @@ export async function forward(
     jti: issued.jti,
     exp: issued.expiresAt,
     token_reused: reused,
+    ...(jkt && { dpop_jkt: jkt }),
     ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
   };
 

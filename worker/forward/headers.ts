@@ -21,6 +21,7 @@ const HOP_BY_HOP_PREFIXES = ["proxy-"]; // Proxy-Authorization, Proxy-Authentica
 
 const CALLER_ONLY = new Set([
   "authorization", // the caller's Entra token: replaced by the minted one
+  "dpop", // the caller's proof is for the broker's URL and key; the origin gets a bearer token from the broker
   // Cookies are ambient credentials: an origin that also accepts a session cookie would
   // authenticate whoever the cookie names instead of the minted token's caller. Machine callers
   // have no use for them, so they are not forwarded.

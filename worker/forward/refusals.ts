@@ -1,4 +1,6 @@
+import { DPOP_ALGORITHMS, type DpopProblem } from "../dpop.ts";
 import type { VerificationProblem } from "../entra-token.ts";
+import type { DpopRequired } from "../errors.ts";
 import type { Denial } from "../policy.ts";
 import type { BearerProblem } from "./bearer.ts";
 import type { OriginProblem } from "./send.ts";
@@ -9,6 +11,7 @@ import type { OriginProblem } from "./send.ts";
 
 export type ForwardFailure =
   | { readonly stage: "bearer"; readonly problem: BearerProblem }
+  | { readonly stage: "dpop"; readonly problem: DpopProblem | DpopRequired }
   | { readonly stage: "verify"; readonly problem: VerificationProblem }
   | { readonly stage: "lifetime"; readonly problem: "subject_token_expiring" }
   | { readonly stage: "method"; readonly problem: "method_not_routed"; readonly allow: readonly string[] }
@@ -22,6 +25,8 @@ export function failureReason(failure: ForwardFailure): string {
   switch (failure.stage) {
     case "policy":
       return failure.denial.reason;
+    case "dpop":
+      return failure.problem.reason;
     default:
       return failure.problem;
   }
@@ -67,6 +72,18 @@ export function failureResponse(failure: ForwardFailure, realm: string): Respons
         "invalid_token",
         "the bearer token is not a valid Entra ID app-only access token for this gateway",
       );
+    case "dpop":
+      // RFC 9449 §7.1: a DPoP challenge naming the algorithms, with invalid_dpop_proof.
+      return challenge(
+        401,
+        realm,
+        "invalid_dpop_proof",
+        failure.problem.reason === "dpop_required"
+          ? "this route requires a DPoP proof for this request (RFC 9449)"
+          : "the DPoP proof is not valid for this request: a fresh dpop+jwt with this method, URL and ath",
+        undefined,
+        "DPoP",
+      );
     case "lifetime":
       return challenge(401, realm, "invalid_token", "the bearer token expires too soon; get a fresh one");
     case "method":
@@ -104,12 +121,14 @@ function challenge(
   error: string,
   description: string,
   scopes?: readonly string[],
+  scheme: "Bearer" | "DPoP" = "Bearer",
 ): Response {
   const params = [`realm=${quoted(realm)}`, `error=${quoted(error)}`, `error_description=${quoted(description)}`];
   if (scopes) params.push(`scope=${quoted(scopes.join(" "))}`);
+  if (scheme === "DPoP") params.push(`algs=${quoted(DPOP_ALGORITHMS.join(" "))}`);
   return Response.json(
     { error, error_description: description },
-    { status, headers: { ...NO_STORE, "www-authenticate": `Bearer ${params.join(", ")}` } },
+    { status, headers: { ...NO_STORE, "www-authenticate": `${scheme} ${params.join(", ")}` } },
   );
 }
 
