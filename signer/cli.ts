@@ -7,6 +7,7 @@ import { loadConfig, validateScope, type ConfigOverrides, type SignerConfig } fr
 import { resolve } from "node:path";
 import { defaultSocketPath } from "./client.ts";
 import { assertNoKeyMaterialInProcess } from "./credential.ts";
+import { readSubjectTokenFile } from "./delegation.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 import { createLogger, type LogLevel } from "./log.ts";
 import { createSignerService } from "./service.ts";
@@ -52,6 +53,8 @@ const CONFIG_OPTIONS = {
   "broker-url": { type: "string" },
   "broker-scope": { type: "string" },
   "log-level": { type: "string" },
+  dpop: { type: "boolean" },
+  "dpop-key-file": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -64,6 +67,8 @@ const CONFIG_HELP = `Configuration (flags override BROKER_SIGNER_* variables, wh
   --broker-url URL        the broker (for exchange)               BROKER_SIGNER_BROKER_URL
   --broker-scope SCOPE    the broker's Entra scope (for exchange) BROKER_SIGNER_BROKER_SCOPE
   --log-level LEVEL       debug | info | warn | error
+  --dpop                  bind exchanged tokens to a DPoP key (RFC 9449) BROKER_SIGNER_DPOP=true
+  --dpop-key-file FILE    the CLI's DPoP key (0600, made on first use) BROKER_SIGNER_DPOP_KEY_FILE
 Credential (files only; never the key itself in a flag or variable):
   BROKER_SIGNER_KEY_FILE + BROKER_SIGNER_CERT_FILE (PEM, key mode 0600)
   BROKER_SIGNER_NEXT_KEY_FILE + BROKER_SIGNER_NEXT_CERT_FILE (second certificate, for rotation)
@@ -81,6 +86,7 @@ Commands:
   cert show     show the configured certificates' thumbprints and which one signs
   token         print an Entra ID access token for a scope     TOKEN=$(broker-signer token --scope api://broker/.default)
   exchange      get a broker token for one downstream origin   broker-signer exchange --resource https://api.example.com
+  dpop          print a DPoP proof for one request with a bound token
   serve         run as a daemon on a unix socket for local processes
 
 Run \`broker-signer <command> --help\` for a command's options.`,
@@ -109,20 +115,35 @@ Prints an Entra ID access token for SCOPE (default: the broker scope from the co
   --json          print {access_token, token_type, expires_on, scope}
 
 ${CONFIG_HELP}`,
-  exchange: `Usage: broker-signer exchange --resource ORIGIN [--scope SCOPES] [--json] [config options]
+  exchange: `Usage: broker-signer exchange --resource ORIGIN [--scope SCOPES] [--subject-token-file F] [--json] [config options]
 
 Gets an Entra ID token for the broker scope and exchanges it at the broker (RFC 8693) for a token
 for one downstream origin. Prints the downstream access token (or the whole response with --json).
-  --resource ORIGIN   the downstream origin, exactly, e.g. https://api.example.com
-  --scope SCOPES      space-separated scopes to narrow the grant (optional)
-  --json              print {access_token, issued_token_type, token_type, expires_in, scope}
+  --resource ORIGIN          the downstream origin, exactly, e.g. https://api.example.com
+  --scope SCOPES             space-separated scopes to narrow the grant (optional)
+  --subject-token-file F     delegation: the broker token your caller sent you; this identity acts on the
+                             caller's behalf (RFC 8693 actor_token), with at most that token's scopes and life
+  --json                     print {access_token, issued_token_type, token_type, expires_in, scope}
+With --dpop the token is bound to this identity's DPoP key (token_type DPoP): use it with
+\`broker-signer dpop\` proofs.
+
+${CONFIG_HELP}`,
+  dpop: `Usage: broker-signer dpop --method METHOD --url URL --token-file F [config options]
+
+Prints a DPoP proof (RFC 9449) made with this identity's DPoP key for one request with the bound token in F:
+  curl -H "Authorization: DPoP $(cat F)" -H "DPoP: $(broker-signer dpop --method GET --url "$URL" --token-file F)" "$URL"
+  --method METHOD   the request's HTTP method
+  --url URL         the request's URL (query and fragment are left out of the proof)
+  --token-file F    the DPoP-bound access token from \`broker-signer exchange --dpop\`
 
 ${CONFIG_HELP}`,
   serve: `Usage: broker-signer serve [--socket PATH] [config options]
 
 Runs until SIGINT/SIGTERM, answering on a unix socket (file mode 0600 in a directory of mode 0700):
   GET  /token?scope=SCOPE              -> {access_token, token_type, expires_in, expires_on, scope}
-  POST /exchange {"resource","scope"}  -> {access_token, issued_token_type, token_type, expires_in, scope}
+  POST /exchange {"resource","scope","subject_token"?}
+                                       -> {access_token, issued_token_type, token_type, expires_in, scope}
+  POST /dpop {"method","url","access_token"?}  -> {proof, jkt}  (with "dpop": true)
   GET  /health                         -> {status, credential: thumbprints}
   --socket PATH   default $BROKER_SIGNER_SOCKET, "socketPath" in the config, else
                   $XDG_RUNTIME_DIR/broker-signer/signer.sock or $TMPDIR/broker-signer-<uid>/signer.sock
@@ -152,6 +173,8 @@ function configFrom(values: Record<string, unknown>, io: CliIo): SignerConfig {
     brokerUrl: s("broker-url"),
     brokerScope: s("broker-scope"),
     socketPath: s("socket"),
+    dpop: values.dpop === true ? true : undefined,
+    dpopKeyFile: s("dpop-key-file"),
   };
   return loadConfig(overrides, io.env, io.cwd);
 }
@@ -265,7 +288,13 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
     case "exchange": {
       const { values } = parse(
         rest,
-        { ...CONFIG_OPTIONS, resource: { type: "string" }, scope: { type: "string" }, json: { type: "boolean" } },
+        {
+          ...CONFIG_OPTIONS,
+          resource: { type: "string" },
+          scope: { type: "string" },
+          "subject-token-file": { type: "string" },
+          json: { type: "boolean" },
+        },
         command,
       );
       if (values.resource === undefined)
@@ -274,9 +303,34 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
           "--resource is required: the downstream origin, e.g. https://api.example.com",
         );
       const config = configFrom(values, io);
-      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
-      const out = await service.exchange(values.resource, values.scope);
+      const subjectFile = values["subject-token-file"];
+      const subjectToken = subjectFile === undefined ? undefined : readSubjectTokenFile(resolve(io.cwd, subjectFile));
+      const service = createSignerService(config, {
+        log: createLogger(io.stderr, logLevel(values, "warn")),
+        dpopKeyIn: "file",
+      });
+      const out = await service.exchange(values.resource, values.scope, { subjectToken });
       io.stdout(values.json ? JSON.stringify(out) + "\n" : out.access_token + "\n");
+      return EXIT.ok;
+    }
+    case "dpop": {
+      const { values } = parse(
+        rest,
+        { ...CONFIG_OPTIONS, method: { type: "string" }, url: { type: "string" }, "token-file": { type: "string" } },
+        command,
+      );
+      if (values.method === undefined || values.url === undefined || values["token-file"] === undefined)
+        throw new SignerError(
+          "ERR_USAGE",
+          "--method, --url and --token-file are required; see `broker-signer dpop --help`",
+        );
+      const config = configFrom({ ...values, dpop: true }, io);
+      const token = readSubjectTokenFile(resolve(io.cwd, values["token-file"]), "--token-file");
+      const service = createSignerService(config, {
+        log: createLogger(io.stderr, logLevel(values, "warn")),
+        dpopKeyIn: "file",
+      });
+      io.stdout(`${(await service.dpopProof(values.method, values.url, token)).proof}\n`);
       return EXIT.ok;
     }
     case "serve": {
@@ -297,7 +351,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
     default:
       throw new SignerError(
         "ERR_USAGE",
-        `unknown command "${command}"; commands: cert create, cert show, token, exchange, serve (see \`broker-signer --help\`)`,
+        `unknown command "${command}"; commands: cert create, cert show, token, exchange, dpop, serve (see \`broker-signer --help\`)`,
       );
   }
 }

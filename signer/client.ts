@@ -4,6 +4,7 @@
  *   import { getToken, exchange } from "identity-broker/signer/client.ts";
  *   const { access_token } = await getToken("api://broker/.default");
  *   const downstream = await exchange("https://api.example.com", "orders.read");
+ *   const res = await createSignerClient().fetch("https://api.example.com/orders", {}, { scope: "orders.read" });
  *
  * The socket path comes from the argument, else BROKER_SIGNER_SOCKET, else the daemon's default.
  * Failures throw SignerError with the daemon's stable `code` (and the OAuth `error` as oauthError).
@@ -55,8 +56,23 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
 
 export type SignerClient = {
   getToken(scope: string): Promise<TokenResponse>;
-  exchange(resource: string, scope?: string): Promise<ExchangeResponse>;
+  /** With `subjectToken` (the broker token your caller sent you): a token on the caller's behalf (delegation). */
+  exchange(resource: string, scope?: string, options?: { subjectToken?: string }): Promise<ExchangeResponse>;
+  /** A DPoP proof (RFC 9449) for one request with the daemon's bound token for the URL's origin (or `accessToken`). */
+  dpop(method: string, url: string, accessToken?: string): Promise<{ proof: string; jkt: string }>;
+  /**
+   * `fetch` with a broker token for the URL's origin: `Authorization: DPoP <token>` plus a fresh `DPoP` proof
+   * when the daemon binds its tokens, `Authorization: Bearer <token>` otherwise.
+   */
+  fetch(input: string | URL, init?: RequestInit, options?: BrokerFetchOptions): Promise<Response>;
   health(): Promise<{ status: string; credential: unknown }>;
+};
+
+export type BrokerFetchOptions = {
+  /** Scopes to narrow the grant to. */
+  scope?: string;
+  /** Delegation: the broker token your caller sent you; the request is made on the caller's behalf. */
+  subjectToken?: string;
 };
 
 export function createSignerClient(
@@ -137,10 +153,33 @@ export function createSignerClient(
       req.end(payload);
     });
 
+  const exchangeFor = (resource: string, scope?: string, options: { subjectToken?: string } = {}) =>
+    call<ExchangeResponse>("POST", "/exchange", {
+      resource,
+      ...(scope !== undefined && { scope }),
+      ...(options.subjectToken !== undefined && { subject_token: options.subjectToken }),
+    });
+  const dpop = (method: string, url: string, accessToken?: string) =>
+    call<{ proof: string; jkt: string }>("POST", "/dpop", {
+      method,
+      url,
+      ...(accessToken !== undefined && { access_token: accessToken }),
+    });
   return {
     getToken: (scope) => call<TokenResponse>("GET", `/token?${new URLSearchParams({ scope })}`),
-    exchange: (resource, scope) =>
-      call<ExchangeResponse>("POST", "/exchange", scope === undefined ? { resource } : { resource, scope }),
+    exchange: exchangeFor,
+    dpop,
+    async fetch(input, init = {}, options = {}) {
+      const url = new URL(input);
+      const method = (init.method ?? "GET").toUpperCase();
+      const token = await exchangeFor(url.origin, options.scope, { subjectToken: options.subjectToken });
+      const headers = new Headers(init.headers);
+      if (token.token_type.toLowerCase() === "dpop") {
+        headers.set("authorization", `DPoP ${token.access_token}`);
+        headers.set("dpop", (await dpop(method, url.href, token.access_token)).proof);
+      } else headers.set("authorization", `Bearer ${token.access_token}`);
+      return globalThis.fetch(url, { ...init, method, headers });
+    },
     health: () => call("GET", "/health"),
   };
 }
@@ -154,7 +193,17 @@ export function getToken(scope: string): Promise<TokenResponse> {
 }
 
 /** A broker-issued token for one downstream `resource` (origin), optionally narrowed to `scope`. */
-export function exchange(resource: string, scope?: string): Promise<ExchangeResponse> {
+export function exchange(
+  resource: string,
+  scope?: string,
+  options?: { subjectToken?: string },
+): Promise<ExchangeResponse> {
   shared ??= createSignerClient();
-  return shared.exchange(resource, scope);
+  return shared.exchange(resource, scope, options);
+}
+
+/** `fetch` with a broker token (DPoP-bound when the daemon binds) for the URL's origin, from the local signer. */
+export function brokerFetch(input: string | URL, init?: RequestInit, options?: BrokerFetchOptions): Promise<Response> {
+  shared ??= createSignerClient();
+  return shared.fetch(input, init, options);
 }

@@ -33,6 +33,10 @@ export type SignerConfig = {
   /** The Entra scope of the broker's app registration (e.g. api://broker/.default): the token `exchange` presents. */
   readonly brokerScope: string | undefined;
   readonly socketPath: string | undefined;
+  /** RFC 9449: bind exchanged tokens to this identity's DPoP key (signer/dpop.ts). */
+  readonly dpop: boolean;
+  /** The CLI's DPoP key (a JWK file, mode 0600, created on first use); the daemon keeps its key in memory. */
+  readonly dpopKeyFile: string | undefined;
 };
 
 /** What a config file may contain; all keys optional so env vars can complete it. */
@@ -46,6 +50,8 @@ type FileConfig = {
   brokerUrl?: unknown;
   brokerScope?: unknown;
   socketPath?: unknown;
+  dpop?: unknown;
+  dpopKeyFile?: unknown;
 };
 
 export type ConfigOverrides = {
@@ -57,6 +63,8 @@ export type ConfigOverrides = {
   brokerUrl?: string | undefined;
   brokerScope?: string | undefined;
   socketPath?: string | undefined;
+  dpop?: boolean | undefined;
+  dpopKeyFile?: string | undefined;
 };
 
 export const ENV = {
@@ -75,6 +83,8 @@ export const ENV = {
   brokerUrl: "BROKER_SIGNER_BROKER_URL",
   brokerScope: "BROKER_SIGNER_BROKER_SCOPE",
   socketPath: "BROKER_SIGNER_SOCKET",
+  dpop: "BROKER_SIGNER_DPOP",
+  dpopKeyFile: "BROKER_SIGNER_DPOP_KEY_FILE",
 } as const;
 
 /** Set by the Kubernetes workload identity webhook and read by Azure SDKs; lowest precedence. */
@@ -158,6 +168,8 @@ function readConfigFile(file: string): FileConfig {
     "brokerUrl",
     "brokerScope",
     "socketPath",
+    "dpop",
+    "dpopKeyFile",
     "$schema",
     "//",
   ]);
@@ -369,6 +381,11 @@ export function loadConfig(
           s.setting,
         );
 
+  const d = pick("dpop");
+  const dpop = parseBoolean(d.value, d.setting);
+  const dk = pick("dpopKeyFile");
+  const dpopKeyFile = path(dk.value, dk.setting, dk.setting.startsWith("config") ? fileDir : cwd);
+
   const authority = `${authorityHost}/${tenantId}`;
   return Object.freeze({
     tenantId,
@@ -381,5 +398,13 @@ export function loadConfig(
     brokerUrl,
     brokerScope,
     socketPath,
+    dpop,
+    dpopKeyFile,
   });
+}
+
+function parseBoolean(value: unknown, setting: string): boolean {
+  if (value === undefined || value === "" || value === false || value === "false") return false;
+  if (value === true || value === "true") return true;
+  fail(setting, `must be true or false, not ${JSON.stringify(value).slice(0, 40)}`);
 }

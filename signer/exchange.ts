@@ -40,12 +40,20 @@ export function validateResource(resource: string): string {
   return resource;
 }
 
+export type ExchangeOptions = {
+  /** Delegation (RFC 8693 §2.1): the signer's own Entra token, acting for the subject token's owner. */
+  actorToken?: string;
+  /** RFC 9449: a proof for POST {brokerUrl}/token, so the broker binds the issued token to our key. */
+  dpopProof?: string;
+};
+
 export async function exchangeToken(
   http: HttpClient,
   brokerUrl: string,
   subjectToken: string,
   resource: string,
   scope?: string,
+  options: ExchangeOptions = {},
 ): Promise<ExchangedToken> {
   validateResource(resource);
   const form = new URLSearchParams({
@@ -55,10 +63,18 @@ export async function exchangeToken(
     resource,
   });
   if (scope !== undefined && scope !== "") form.set("scope", scope);
+  if (options.actorToken !== undefined) {
+    form.set("actor_token", options.actorToken);
+    form.set("actor_token_type", ACCESS_TOKEN_TYPE);
+  }
   const res = await http.request(
     "POST",
     `${brokerUrl}/token`,
-    { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    {
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+      ...(options.dpopProof !== undefined && { dpop: options.dpopProof }),
+    },
     form.toString(),
   );
   let body: Record<string, unknown>;
@@ -76,7 +92,12 @@ export async function exchangeToken(
     const error = typeof body.error === "string" ? body.error.slice(0, 64) : "unknown_error";
     const description =
       typeof body.error_description === "string"
-        ? body.error_description.split(subjectToken).join("[subject token]").slice(0, MAX_DESCRIPTION_CHARS)
+        ? body.error_description
+            .split(subjectToken)
+            .join("[subject token]")
+            .split(options.actorToken ?? subjectToken)
+            .join("[actor token]")
+            .slice(0, MAX_DESCRIPTION_CHARS)
         : "";
     throw new SignerError(
       "ERR_EXCHANGE",

@@ -4,7 +4,9 @@
  * never TCP (any local user, or the network, could connect).
  *
  *   GET  /token?scope=<scope>           → {access_token, token_type, expires_in, expires_on, scope}
- *   POST /exchange  {resource, scope?}  → {access_token, issued_token_type, token_type, expires_in, scope}
+ *   POST /exchange  {resource, scope?, subject_token?}
+ *                                       → {access_token, issued_token_type, token_type, expires_in, scope}
+ *   POST /dpop      {method, url, access_token?}  → {proof, jkt}   (RFC 9449, with "dpop": true)
  *   GET  /health                        → {status, credential}
  *   errors                              → {error, error_description, code}
  */
@@ -13,6 +15,7 @@ import http from "node:http";
 import net from "node:net";
 import { dirname } from "node:path";
 import { validateSocketPath } from "./config.ts";
+import { readDpopRequest } from "./dpop.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 import { tokenHash, type Logger } from "./log.ts";
 import type { SignerService } from "./service.ts";
@@ -181,16 +184,31 @@ async function handle(
       if (e instanceof SignerError) throw e;
       throw new SignerError("ERR_REQUEST", "POST /exchange body is not JSON");
     }
-    const { resource, scope } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
+    const {
+      resource,
+      scope,
+      subject_token: subjectToken,
+    } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
       resource?: unknown;
       scope?: unknown;
+      subject_token?: unknown;
     };
     if (typeof resource !== "string")
       throw new SignerError("ERR_REQUEST", 'POST /exchange needs a string "resource" (the downstream origin)');
     if (scope !== undefined && typeof scope !== "string")
       throw new SignerError("ERR_REQUEST", '"scope" must be a string (space-separated scopes)');
-    const out = await service.exchange(resource, scope);
+    // Delegation: the broker token this service's caller sent it; the signer's identity is the actor.
+    if (subjectToken !== undefined && typeof subjectToken !== "string")
+      throw new SignerError("ERR_REQUEST", '"subject_token" must be a string (the broker token you received)');
+    const out = await service.exchange(resource, scope, { subjectToken });
     return { status: 200, body: out, log: { resource, tokenHash: tokenHash(out.access_token) } };
+  }
+  if (url.pathname === "/dpop") {
+    if (req.method !== "POST" || !/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
+      throw new SignerError("ERR_REQUEST", "use POST /dpop with JSON {method, url, access_token?}");
+    const { method, url: target, accessToken } = readDpopRequest(await readBody(req));
+    const made = await service.dpopProof(method, target, accessToken);
+    return { status: 200, body: made, log: { jkt: made.jkt } };
   }
   if (url.pathname === "/health" && req.method === "GET") {
     return { status: 200, body: { status: "ok", credential: service.describe(), stats: service.stats() }, log: {} };
@@ -199,7 +217,7 @@ async function handle(
     status: 404,
     body: {
       error: "not_found",
-      error_description: "endpoints: GET /token?scope=, POST /exchange, GET /health",
+      error_description: "endpoints: GET /token?scope=, POST /exchange, POST /dpop, GET /health",
       code: "ERR_REQUEST",
     },
     log: {},

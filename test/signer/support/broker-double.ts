@@ -4,10 +4,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { decodeJwt } from "jose";
+import { createDpopReplayCache, verifyDpopProof, type DpopProof } from "../../../worker/dpop.ts";
 
 export type BrokerDouble = {
   url: string;
   requests: URLSearchParams[];
+  /** Per request: the DPoP proof as the broker's own verifier (worker/dpop.ts) judged it, if one was sent. */
+  proofs: Array<DpopProof | { problem: string } | undefined>;
   close(): Promise<void>;
 };
 
@@ -17,12 +20,32 @@ export async function startBrokerDouble(o: {
   expectedAudience: string;
 }): Promise<BrokerDouble> {
   const requests: URLSearchParams[] = [];
+  const proofs: BrokerDouble["proofs"] = [];
+  const replay = createDpopReplayCache();
+  let url = "";
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on("end", async () => {
       const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
       requests.push(form);
+      // RFC 9449 at the token endpoint, checked by the broker's own code rather than a copy of it.
+      const header = req.headers.dpop;
+      let proof: DpopProof | undefined;
+      if (typeof header === "string") {
+        const checked = await verifyDpopProof(
+          header,
+          { method: "POST", url: `${url}/token`, clockSkewSeconds: 60 },
+          replay,
+          Math.floor(Date.now() / 1000),
+        );
+        proofs.push(checked.ok ? checked.value : { problem: checked.error.reason });
+        if (!checked.ok) {
+          res.writeHead(400, { "content-type": "application/json" });
+          return res.end(JSON.stringify({ error: "invalid_dpop_proof", error_description: checked.error.reason }));
+        }
+        proof = checked.value;
+      } else proofs.push(undefined);
       const reply = (status: number, body: object) => {
         res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
         res.end(JSON.stringify(body));
@@ -33,9 +56,13 @@ export async function startBrokerDouble(o: {
         return reply(400, { error: "unsupported_grant_type", error_description: "grant_type" });
       if (form.get("subject_token_type") !== "urn:ietf:params:oauth:token-type:access_token")
         return reply(400, { error: "invalid_request", error_description: "subject_token_type" });
+      // Delegation: the Entra token is the actor's, and the subject is whatever broker token came with it.
+      const actor = form.get("actor_token");
+      if (actor !== null && form.get("actor_token_type") !== "urn:ietf:params:oauth:token-type:access_token")
+        return reply(400, { error: "invalid_request", error_description: "actor_token_type" });
       let aud: unknown;
       try {
-        aud = decodeJwt(form.get("subject_token") ?? "").aud;
+        aud = decodeJwt(actor ?? form.get("subject_token") ?? "").aud;
       } catch {
         return reply(400, { error: "invalid_request", error_description: "subject token could not be verified" });
       }
@@ -47,7 +74,7 @@ export async function startBrokerDouble(o: {
       return reply(200, {
         access_token: `downstream.${Buffer.from(resource).toString("base64url")}.${requests.length}`,
         issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
-        token_type: "Bearer",
+        token_type: proof ? "DPoP" : "Bearer",
         expires_in: 300,
         scope: form.get("scope") ?? "orders.read",
       });
@@ -55,9 +82,11 @@ export async function startBrokerDouble(o: {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
+    proofs,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
