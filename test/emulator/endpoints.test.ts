@@ -50,18 +50,21 @@ describe("issuers", () => {
 });
 
 describe("/common and /organizations", () => {
-  it.each(["common", "organizations"])("serve v2 discovery with the {tenantid} issuer template and no region", async (alias) => {
-    const r = await get(em, `${em.httpsOrigin}/${alias}/v2.0/.well-known/openid-configuration`);
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({
-      issuer: `${em.httpsOrigin}/{tenantid}/v2.0`,
-      token_endpoint: `${em.httpsOrigin}/${alias}/oauth2/v2.0/token`,
-      jwks_uri: `${em.httpsOrigin}/${alias}/discovery/v2.0/keys`,
-      tenant_region_scope: null,
-    });
-    const v1 = await get(em, `${em.httpsOrigin}/${alias}/.well-known/openid-configuration`);
-    expect(v1.body.issuer).toBe("https://sts.windows.net/{tenantid}/");
-  });
+  it.each(["common", "organizations"])(
+    "serve v2 discovery with the {tenantid} issuer template and no region",
+    async (alias) => {
+      const r = await get(em, `${em.httpsOrigin}/${alias}/v2.0/.well-known/openid-configuration`);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({
+        issuer: `${em.httpsOrigin}/{tenantid}/v2.0`,
+        token_endpoint: `${em.httpsOrigin}/${alias}/oauth2/v2.0/token`,
+        jwks_uri: `${em.httpsOrigin}/${alias}/discovery/v2.0/keys`,
+        tenant_region_scope: null,
+      });
+      const v1 = await get(em, `${em.httpsOrigin}/${alias}/.well-known/openid-configuration`);
+      expect(v1.body.issuer).toBe("https://sts.windows.net/{tenantid}/");
+    },
+  );
 
   it("publish the shared keys with the template and a tenant's own keys with its fixed issuer", async () => {
     const common = (await get(em, `${em.httpsOrigin}/common/discovery/v2.0/keys`)).body.keys as any[];
