@@ -101,7 +101,7 @@ describe("with a certificate", () => {
     expect(emu.requestCount(tokenPath()) - before).toBe(1);
   });
 
-  it("caches per scope and signs a fresh assertion (new jti) for each request sent, so Entra's replay check passes", async () => {
+  it("caches per scope and signs a fresh assertion (new jti) for each request sent, so a tenant refusing reused assertions accepts them", async () => {
     const s = service(emu, env);
     const a = decodeJwt(await token(s, BROKER_SCOPE));
     const b = decodeJwt(await token(s, OTHER_SCOPE));

@@ -1,7 +1,7 @@
 // What emulator-setup.ts (Node) hands to the tests running in workerd.
 declare module "vitest" {
   export interface ProvidedContext {
-    /** JSON: EMULATOR_FIXTURE + { httpsOrigin, httpOrigin, certKeyJwk, certX5tS256 }. */
+    /** JSON: EMULATOR_FIXTURE + { httpsOrigin, httpOrigin, v1IssuerHost, certKeyJwk, certX5tS256 }. */
     emulator: string;
   }
 }

@@ -36,6 +36,8 @@ export default async function setup(project: TestProject) {
             requestedAccessTokenVersion: 2,
             appRoles: roles,
             appRoleAssignments: assignments,
+            // idtyp is an opt-in optional claim in Entra: these APIs enable it.
+            optionalClaims: { idtyp: true },
           },
           {
             appId: f.apiV1.appId,
@@ -44,6 +46,7 @@ export default async function setup(project: TestProject) {
             requestedAccessTokenVersion: 1,
             appRoles: roles,
             appRoleAssignments: assignments,
+            optionalClaims: { idtyp: true },
           },
         ],
       },
@@ -56,6 +59,7 @@ export default async function setup(project: TestProject) {
       ...f,
       httpsOrigin: emulator.httpsOrigin,
       httpOrigin: emulator.httpOrigin,
+      v1IssuerHost: emulator.v1IssuerHost,
       certKeyJwk: createPrivateKey(cert.keyPem).export({ format: "jwk" }),
       certX5tS256: cert.thumbprintSha256Base64url,
     }),

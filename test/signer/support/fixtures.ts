@@ -89,6 +89,8 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
       {
         tenantId: TENANT,
         domains: ["signer.example"],
+        // Entra accepts a reused assertion; refusing it here shows the signer never reuses one.
+        rejectReplayedAssertions: true,
         apps: [
           {
             appId: CLIENT,
