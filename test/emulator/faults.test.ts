@@ -3,7 +3,8 @@
 // with them (it remembers a 429/5xx for Retry-After, or 60 s, and does not call again meanwhile).
 import { execFile } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { request } from "node:https";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -150,6 +151,33 @@ describe("the control API and the CLI", () => {
     expect((await postToken(em, secretForm())).status).toBe(200);
     const keys = JSON.parse((await cli("keys", "rotate")).stdout);
     expect(em.signingKeys().retired).toContain(keys.retired);
+  });
+
+  // A non-loopback address of this machine, if it has one: the control API must not answer there.
+  const lanAddress = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && !i.internal && i.family === "IPv4")?.address;
+  it.skipIf(!lanAddress)("refuses control requests that do not come from loopback (403)", async () => {
+    const open = await startEmulator({ tenants: f.tenants, host: "0.0.0.0" });
+    try {
+      const port = new URL(open.httpsOrigin).port;
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        // The certificate names localhost only; this request is about the control API's answer, not TLS.
+        const req = request(
+          { host: lanAddress, port, path: "/_emulator/faults", method: "GET", rejectUnauthorized: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+      expect(status).toBe(403);
+      expect(open.faults()).toEqual([]);
+    } finally {
+      await open.close();
+    }
   });
 
   it("says how to start an emulator when none runs in the state dir", async () => {
