@@ -38,10 +38,9 @@ const options: V4MiniflareOptions = {
   bindings: config.bindings as Record<string, Json>,
   kvNamespaces: [...(config.kvNamespaces ?? [])],
   ratelimits: Object.fromEntries(
-    Object.entries(config.ratelimits ?? {}).map(([name, r]) => [
-      name,
-      { simple: { limit: r.limit, period: r.period } },
-    ]),
+    Object.entries(config.ratelimits ?? {}).map(
+      ([name, r]) => [name, { namespace_id: name, simple: { limit: r.limit, period: r.period } }] as const,
+    ),
   ),
   unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }],
   // The Worker's console output (the audit log) arrives here as parsed structured log lines:
