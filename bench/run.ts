@@ -1,4 +1,4 @@
-// `npm run bench`: every benchmark of issue 8 in one run, a table on stdout, the full result as
+// `npm run bench`: every benchmark in one run, a table on stdout, the full result as
 // JSON in bench/results/latest.json (git-ignored). `--quick` is the harness smoke run.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -22,7 +22,7 @@ try {
   const result = await runBench({ quick: values.quick ?? false, log: (line) => console.error(`bench: ${line}`) });
   mkdirSync(resolve(out, ".."), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ ...result, targets: targets(result) }, null, 2)}\n`);
-  console.log(`\n${renderTable(result)}\n\nTargets (issue 8):\n${renderTargets(result)}\n`);
+  console.log(`\n${renderTable(result)}\n\nTargets:\n${renderTargets(result)}\n`);
   console.log(
     `${result.quick ? "quick run (smoke: figures not meaningful); " : ""}${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}, wrangler ${result.machine.wrangler}, wrk ${result.machine.wrk}`,
   );
