@@ -118,7 +118,7 @@ export async function tokenLoad(
   const sameFile = join(dir, "same-token.form");
   writeFileSync(sameFile, `${exchangeForm(await fixture.issueToken(), resource)}\n`);
   const eachFile = join(dir, "fresh-tokens.form");
-  writeFileSync(eachFile, freshTokens.map((t) => exchangeForm(t, resource)).join("\n") + "\n");
+  writeFileSync(eachFile, `${freshTokens.map((t) => exchangeForm(t, resource)).join("\n")}\n`);
 
   // One short run first: workerd compiles, the JWKS is fetched, caches warm; not counted.
   await runWrk(

@@ -1,4 +1,5 @@
 import type { BenchResult } from "./harness.ts";
+import type { PlotCase } from "./plot.ts";
 
 // The table `npm run bench` prints and the targets, judged from one result: every target is a
 // ratio (or a bound) against a baseline measured in the same run.
@@ -187,4 +188,18 @@ export function renderTargets(r: BenchResult): string {
         `${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.unit === "x" ? f2(t.value) : f1(t.value)}${t.unit} (target ${t.op} ${t.limit}${t.unit})`,
     )
     .join("\n");
+}
+
+/** The HTTP load cases of a run, each baseline first and then the cases divided by it, for the plot. */
+export function loadCases(r: BenchResult): PlotCase[] {
+  return [
+    { label: "trivial route (baseline)", load: r.load.trivial, baseline: true },
+    { label: "POST /token, same subject token", load: r.load.repeated, baseline: false },
+    { label: "POST /token, fresh token each request", load: r.load.fresh, baseline: false },
+    { label: "origin called directly (baseline)", load: r.forward.direct, baseline: true },
+    { label: "pass-through Worker (baseline)", load: r.forward.passThrough, baseline: true },
+    { label: "forward mode via the broker", load: r.forward.forwarded, baseline: false },
+    { label: "wrangler dev: trivial route (baseline)", load: r.wranglerDev.trivial, baseline: true },
+    { label: "wrangler dev: POST /token, same token", load: r.wranglerDev.repeated, baseline: false },
+  ];
 }
