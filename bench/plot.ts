@@ -17,7 +17,7 @@ const BAR_WIDTH = 250;
 const GAP = 40;
 const TOP = 56;
 
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const escapeXml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const fmt = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 
 export function plotLoad(title: string, cases: readonly PlotCase[]): string {
@@ -29,9 +29,9 @@ export function plotLoad(title: string, cases: readonly PlotCase[]): string {
   const p99X = LABEL_WIDTH + BAR_WIDTH + GAP + 60;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<title>${escape(title)}</title>`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="8" y="20" font-size="14" font-weight="bold">${escape(title)}</text>`,
+    `<text x="8" y="20" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
     `<text x="${rpsX}" y="${TOP - 12}" font-weight="bold">throughput (req/s, longer is better)</text>`,
     `<text x="${p99X}" y="${TOP - 12}" font-weight="bold">p99 latency (ms, shorter is better)</text>`,
   ];
@@ -41,7 +41,7 @@ export function plotLoad(title: string, cases: readonly PlotCase[]): string {
     const rpsW = Math.max(1, (c.load.rps / maxRps) * BAR_WIDTH);
     const p99W = Math.max(1, (c.load.p99Ms / maxP99) * BAR_WIDTH);
     parts.push(
-      `<text x="${LABEL_WIDTH - 8}" y="${y + 15}" text-anchor="end">${escape(c.label)}</text>`,
+      `<text x="${LABEL_WIDTH - 8}" y="${y + 15}" text-anchor="end">${escapeXml(c.label)}</text>`,
       `<rect x="${rpsX}" y="${y + 4}" width="${rpsW.toFixed(1)}" height="${ROW - 8}" fill="${fill}"/>`,
       `<text x="${(rpsX + rpsW + 4).toFixed(1)}" y="${y + 15}">${Math.round(c.load.rps).toLocaleString("en")}</text>`,
       `<rect x="${p99X}" y="${y + 4}" width="${p99W.toFixed(1)}" height="${ROW - 8}" fill="${fill}"/>`,
