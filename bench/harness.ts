@@ -87,6 +87,10 @@ export interface BenchResult {
     readonly cpuModel: string;
     readonly node: string;
     readonly wrangler: string;
+    readonly workerd: string;
+    readonly miniflare: string;
+    readonly jose: string;
+    readonly hono: string;
     readonly wrk: string | undefined;
   };
   readonly load: TokenLoadResults & { readonly settings: LoadSettings };
@@ -201,7 +205,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model ?? "unknown",
         node: process.version,
-        wrangler: wranglerVersion(),
+        wrangler: packageVersion("wrangler"),
+        workerd: packageVersion("workerd"),
+        miniflare: packageVersion("miniflare"),
+        jose: packageVersion("jose"),
+        hono: packageVersion("hono"),
         wrk: version,
       },
       load: { ...load, settings: plan.load },
@@ -240,7 +248,7 @@ async function measureMemory(
   }
 }
 
-function wranglerVersion(): string {
-  return (JSON.parse(readFileSync(join(REPO, "node_modules/wrangler/package.json"), "utf8")) as { version: string })
+function packageVersion(name: string): string {
+  return (JSON.parse(readFileSync(join(REPO, "node_modules", name, "package.json"), "utf8")) as { version: string })
     .version;
 }

@@ -11,17 +11,23 @@ export interface Target {
   readonly limit: number;
   readonly unit: string;
   readonly met: boolean;
+  /** The figure and the baseline it was divided by, as measured in this run. */
+  readonly basis: string;
 }
 
 export function targets(r: BenchResult): Target[] {
-  const t = (name: string, value: number, op: Target["op"], limit: number, unit = "x"): Target => ({
+  const t = (name: string, value: number, op: Target["op"], limit: number, unit: string, basis: string): Target => ({
     name,
     value,
     op,
     limit,
     unit,
     met: op === ">=" ? value >= limit : value <= limit,
+    basis,
   });
+  const us = (n: number) => `${f1(n)} µs`;
+  const rps = (n: number) => `${int(n)} req/s`;
+  const ms = (n: number) => `${f2(n)} ms`;
   const cpu = (k: string) => r.cpu[k]?.cpuUs ?? NaN;
   const { forward } = r;
   return [
@@ -30,33 +36,81 @@ export function targets(r: BenchResult): Target[] {
       cpu("exchange-fresh") / (cpu("trivial") + 2 * cpu("floor")),
       "<=",
       1,
+      "x",
+      `${us(cpu("exchange-fresh"))} / (${us(cpu("trivial"))} + 2 × ${us(cpu("floor"))})`,
     ),
     t(
       "CPU per repeated-token exchange / (trivial route + 1 × crypto floor)",
       cpu("exchange-repeated") / (cpu("trivial") + cpu("floor")),
       "<=",
       1,
+      "x",
+      `${us(cpu("exchange-repeated"))} / (${us(cpu("trivial"))} + ${us(cpu("floor"))})`,
     ),
-    t("repeated-token exchange throughput / trivial route", r.load.repeated.rps / r.load.trivial.rps, ">=", 0.8),
-    t("fresh-token exchange throughput / trivial route", r.load.fresh.rps / r.load.trivial.rps, ">=", 0.5),
-    t("forward mode throughput / pass-through Worker", forward.forwarded.rps / forward.passThrough.rps, ">=", 0.8),
+    t(
+      "repeated-token exchange throughput / trivial route",
+      r.load.repeated.rps / r.load.trivial.rps,
+      ">=",
+      0.8,
+      "x",
+      `${rps(r.load.repeated.rps)} / ${rps(r.load.trivial.rps)}`,
+    ),
+    t(
+      "fresh-token exchange throughput / trivial route",
+      r.load.fresh.rps / r.load.trivial.rps,
+      ">=",
+      0.5,
+      "x",
+      `${rps(r.load.fresh.rps)} / ${rps(r.load.trivial.rps)}`,
+    ),
+    t(
+      "forward mode throughput / pass-through Worker",
+      forward.forwarded.rps / forward.passThrough.rps,
+      ">=",
+      0.8,
+      "x",
+      `${rps(forward.forwarded.rps)} / ${rps(forward.passThrough.rps)}`,
+    ),
     t(
       "forward mode added p50 latency over the pass-through Worker",
       forward.forwarded.p50Ms - forward.passThrough.p50Ms,
       "<=",
       0.5,
       " ms",
+      `${ms(forward.forwarded.p50Ms)} - ${ms(forward.passThrough.p50Ms)}`,
     ),
-    t("policy decision, 10,000 rules / 10 rules", cpu("decide-10000") / cpu("decide-10"), "<=", 2),
-    t("signer cached getToken p99", r.signer.cachedGetToken.p99Ms, "<=", 2, " ms"),
-    t("assertion signing rate / raw PS256 signing", r.signer.assertion.ratio, ">=", 0.9),
-    t("Worker bundle, gzipped", r.bundle.gzipBytes / 1024, "<=", 100, " KiB"),
+    t(
+      "policy decision, 10,000 rules / 10 rules",
+      cpu("decide-10000") / cpu("decide-10"),
+      "<=",
+      2,
+      "x",
+      `${us(cpu("decide-10000"))} / ${us(cpu("decide-10"))}`,
+    ),
+    t(
+      "signer cached getToken p99",
+      r.signer.cachedGetToken.p99Ms,
+      "<=",
+      2,
+      " ms",
+      `socket round trip p99 ${ms(r.signer.socketRoundTrip.p99Ms)}`,
+    ),
+    t(
+      "assertion signing rate / raw PS256 signing",
+      r.signer.assertion.ratio,
+      ">=",
+      0.9,
+      "x",
+      `${int(r.signer.assertion.signaturesPerSecond)}/s / ${int(r.signer.assertion.rawSignaturesPerSecond)}/s`,
+    ),
+    t("Worker bundle, gzipped", r.bundle.gzipBytes / 1024, "<=", 100, " KiB", `${int(r.bundle.bytes)} bytes raw`),
     t(
       `isolate heap after ${r.memory.distinctTokens.toLocaleString("en")} distinct subject tokens`,
       r.memory.heapAfterBytes / (1024 * 1024),
       "<=",
       16,
       " MiB",
+      `${mib(r.memory.heapBeforeBytes)} before`,
     ),
   ];
 }
@@ -185,7 +239,7 @@ export function renderTargets(r: BenchResult): string {
   return targets(r)
     .map(
       (t) =>
-        `${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.unit === "x" ? f2(t.value) : f1(t.value)}${t.unit} (target ${t.op} ${t.limit}${t.unit})`,
+        `${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.unit === "x" ? f2(t.value) : f1(t.value)}${t.unit} (target ${t.op} ${t.limit}${t.unit}; ${t.basis})`,
     )
     .join("\n");
 }

@@ -30,7 +30,7 @@ try {
   writeFileSync(svg, plotLoad(title, loadCases(result)));
   console.log(`\n${renderTable(result)}\n\nTargets:\n${renderTargets(result)}\n`);
   console.log(
-    `${result.quick ? "quick run (smoke: figures not meaningful); " : ""}${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}, wrangler ${result.machine.wrangler}, wrk ${result.machine.wrk}`,
+    `${result.quick ? "quick run (smoke: figures not meaningful); " : ""}${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}, wrangler ${result.machine.wrangler}, workerd ${result.machine.workerd}, miniflare ${result.machine.miniflare}, jose ${result.machine.jose}, hono ${result.machine.hono}, wrk ${result.machine.wrk}`,
   );
   console.log(`finished in ${result.durationSeconds.toFixed(0)} s; result written to ${out}, plot to ${svg}`);
 } catch (e) {
