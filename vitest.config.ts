@@ -35,6 +35,7 @@ export default defineConfig({
             "test/emulator/**/*.test.ts",
             "test/signer/**/*.test.ts",
             "test/e2e/**/*.test.ts",
+            "test/dev/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
             "bench/**/*.test.ts",
           ],
