@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import type { StackPorts } from "./stack.ts";
 
 // The walk-through lives in the docs, once: README.md and docs/*.md mark their transcripts
@@ -102,9 +102,11 @@ export function lineMatches(expected: string, actual: string): boolean {
 
 /** What `npm start` prints once it is up: the commands of the walk-through, for its own ports. */
 export function printedWalkthrough(repo: string, docs: readonly string[], ports: StackPorts, stateDir: string): string {
-  const rel = relative(process.cwd(), stateDir) || ".";
+  // As the reader will type it: relative when it is under the current directory (.dev), else absolute.
+  const rel = relative(process.cwd(), stateDir);
+  const shown = rel === "" || rel.startsWith("..") || isAbsolute(rel) ? stateDir : rel;
   const transcripts = repositoryTranscripts(repo, docs).filter((t) => t.kind === "commands");
   return transcripts
-    .map((t) => `  # ${t.file}:${t.line}\n${t.steps.map((s) => `  ${adapt(s.command, ports, rel)}`).join("\n")}`)
+    .map((t) => `  # ${t.file}:${t.line}\n${t.steps.map((s) => `  ${adapt(s.command, ports, shown)}`).join("\n")}`)
     .join("\n\n");
 }
