@@ -72,7 +72,9 @@ if (busy.length > 0) {
   process.exit(1);
 }
 
-console.log("Starting the identity broker stack (first run generates keys and certificates in .dev/)…");
+console.log(
+  `Starting the identity broker stack (a first run generates keys and certificates in ${rel(options.stateDir)}/)…`,
+);
 starting = startStack({
   stateDir: options.stateDir,
   ports: options.ports,
