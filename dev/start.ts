@@ -83,8 +83,7 @@ starting = startStack({
     // Audit lines and origin decisions are the story; wrangler's own chatter only with --verbose.
     if (
       options.verbose ||
-      line.includes('"event":"token_exchange"') ||
-      line.includes('"event":"forward"') ||
+      (line.startsWith("[broker] ") && line.includes('"outcome":')) || // an audit line: one per decision
       line.startsWith("[inventory]") ||
       line.startsWith("[deploy]")
     )
