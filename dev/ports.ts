@@ -5,6 +5,9 @@ import { createServer } from "node:net";
 // named plainly instead of surfacing as a child's crash (wrangler's "exited before /healthz" and a
 // workerd stack dump) after half the stack is up.
 
+/** Enough to recognise the process in an error message without a screenful of flags. */
+const MAX_COMMAND_CHARS = 60;
+
 export interface BusyPort {
   readonly port: number;
   readonly role: string;
@@ -79,8 +82,7 @@ function listener(port: number): string | undefined {
         }
         const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
         if (inode && inodes.has(inode)) {
-          const name = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-          return `pid ${pid} (${name})`;
+          return `pid ${pid} (${commandLine(pid)})`;
         }
       }
     }
@@ -88,4 +90,15 @@ function listener(port: number): string | undefined {
     // /proc is absent or unreadable: the port alone is named
   }
   return undefined;
+}
+
+/** How a process was started, shortened: Node's main thread is named "MainThread", which says
+ *  nothing, while "node dev/start.ts" or "workerd serve" says whose port it is. */
+function commandLine(pid: string): string {
+  const [program = "", ...args] = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  const text = [
+    program.split("/").pop(),
+    ...args.map((a) => (a.includes("/") ? a.split("/").slice(-2).join("/") : a)),
+  ].join(" ");
+  return text.length > MAX_COMMAND_CHARS ? `${text.slice(0, MAX_COMMAND_CHARS)}…` : text;
 }
