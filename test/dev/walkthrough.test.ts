@@ -129,6 +129,16 @@ describe.each(transcripts.filter((t) => t.kind === "log").map((t) => [`${t.file}
   },
 );
 
+it("npm start printed the walk-through's commands for its own ports and state directory", () => {
+  const printed = transcripts.filter(
+    (t) => t.kind === "commands" && ["README.md", "docs/forward-mode.md"].includes(t.file),
+  );
+  expect(printed.length).toBe(2);
+  for (const step of printed.flatMap((t) => t.steps))
+    expect(stackOutput).toContain(adapt(step.command, ports, stateDir));
+  expect(stackOutput).not.toContain("127.0.0.1:8787");
+});
+
 it("the docs have walk-through blocks to run", () => {
   expect(transcripts.filter((t) => t.kind === "commands").length).toBeGreaterThan(0);
   expect(transcripts.filter((t) => t.kind === "log").length).toBeGreaterThan(0);
