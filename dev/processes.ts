@@ -39,6 +39,12 @@ export function startChild(
     detached: true,
   });
   running.add(child);
+  child.once("exit", () => {
+    // What the child started in its group (wrangler's workerd) has no one left to stop it; and once
+    // the group is empty, its id may be reused, so it is forgotten here.
+    signalGroup(child, "SIGKILL");
+    running.delete(child);
+  });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     let partial = "";
