@@ -19,6 +19,13 @@ const STOP_GRACE_MS = 5_000;
 /** Every child started here whose process group may still be alive: what `killAllNow` kills. */
 const running = new Set<ChildProcess>();
 
+let spawnObserver: ((pid: number, name: string) => void) | undefined;
+
+/** Told of every child as it is spawned: `npm start` notes each process group in its lock file. */
+export function observeSpawns(observer: (pid: number, name: string) => void): void {
+  spawnObserver = observer;
+}
+
 /** Last resort when this process is about to exit (synchronous, so it also works in an `exit`
  *  handler): SIGKILL every child's process group that was not stopped cleanly. */
 export function killAllNow(): void {
@@ -39,6 +46,7 @@ export function startChild(
     detached: true,
   });
   running.add(child);
+  if (child.pid) spawnObserver?.(child.pid, name);
   child.once("exit", () => {
     // What the child started in its group (wrangler's workerd) has no one left to stop it; and once
     // the group is empty, its id may be reused, so it is forgotten here.

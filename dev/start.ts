@@ -1,9 +1,9 @@
 // `npm start`: the whole system locally, with no Azure tenant and no Cloudflare account.
 // Generated state lives in .dev/ (git-ignored) and is reused on the next run.
 import { resolve } from "node:path";
-import { acquireStartLock, type StartLock } from "./lock.ts";
+import { acquireStartLock, stopLeftovers, type StartLock } from "./lock.ts";
 import { busyPorts, describeBusy } from "./ports.ts";
-import { killAllNow } from "./processes.ts";
+import { killAllNow, observeSpawns } from "./processes.ts";
 import { IDENTITIES, ORIGIN_ROUTES } from "./sample.ts";
 import { startStack, type Stack } from "./stack.ts";
 import { PORT_SETTINGS, parseStartOptions, USAGE, type StartOptions } from "./start-options.ts";
@@ -12,6 +12,8 @@ import { printedWalkthrough } from "./walkthrough.ts";
 const REPO = resolve(import.meta.dirname, "..");
 /** Docs besides README.md whose walk-through commands are printed once the stack is up. */
 const WALKTHROUGH_DOCS = ["docs/forward-mode.md"];
+/** How long a leftover of an earlier run gets to exit on SIGTERM before it is killed. */
+const LEFTOVER_GRACE_MS = 5_000;
 
 let options: StartOptions;
 try {
@@ -61,6 +63,24 @@ if (!locked.ok) {
   process.exit(1);
 }
 lock = locked.lock;
+observeSpawns((pid, name) => locked.lock.recordChild(pid, name));
+
+// An earlier npm start killed outright (SIGKILL, a closed terminal) could not stop its children;
+// they would hold the ports, and a broker left over from it would answer in place of the new one.
+const earlier = locked.previous?.pid;
+const mine = locked.leftovers.filter((l) => l.ours);
+const unsure = locked.leftovers.filter((l) => !l.ours);
+if (mine.length > 0) {
+  console.log(
+    `An earlier npm start (pid ${earlier}) ended without stopping its processes; stopping ${mine.map((l) => `${l.name} (pid ${l.pid})`).join(", ")}…`,
+  );
+  await stopLeftovers(mine, LEFTOVER_GRACE_MS);
+}
+if (unsure.length > 0)
+  console.error(
+    `Process groups an earlier npm start (pid ${earlier}) started still run: ${unsure.map((l) => `${l.name} (pid ${l.pid})`).join(", ")}. ` +
+      `If they are leftovers, stop them with: kill -- ${unsure.map((l) => `-${l.pid}`).join(" ")}`,
+  );
 
 const busy = await busyPorts(PORT_SETTINGS.map((p) => ({ port: options.ports[p.key], role: p.role })));
 if (busy.length > 0) {

@@ -240,4 +240,26 @@ describe("npm start: stopping during start-up", () => {
     expect(run.stdout).not.toContain("Ctrl-C stops everything"); // it never finished starting
     await expectNothingLeft(run);
   }, 180_000);
+
+  it("stops what an npm start killed with SIGKILL left running, then starts", async () => {
+    const dir = stateDir();
+    const ports = await freePorts();
+    const first = start(dir, ports);
+    await waitFor(first, /^\[signer:orders\] /m, 150_000);
+    first.child.kill("SIGKILL"); // no handler runs: wrangler, workerd and the signer are orphaned
+    await first.exited;
+    expect(processesMarked(first.marker).length, "leftovers of the killed start").toBeGreaterThan(1);
+
+    const second = start(dir, ports);
+    await waitFor(
+      second,
+      /An earlier npm start \(pid \d+\) ended without stopping its processes; stopping broker \(pid \d+\), signer:orders \(pid \d+\)/,
+      30_000,
+    );
+    await waitFor(second, /^\[broker\] /m, 60_000); // the ports were free again: it is starting
+    expect(processesMarked(first.marker), "leftovers of the killed start").toEqual([]);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+    await expectNothingLeft(second);
+  }, 240_000);
 });
