@@ -24,6 +24,8 @@ describe("npm run bench (quick smoke run)", () => {
         "decide-10000",
         "exchange-fresh",
         "exchange-fresh-unlogged",
+        "exchange-fresh-jose",
+        "exchange-fresh-legacy",
         "exchange-repeated",
         "floor",
         "hono-jwk",

@@ -31,6 +31,12 @@ export function targets(r: BenchResult): Target[] {
       "<=",
       1,
     ),
+    t(
+      "CPU per fresh-token exchange, jose / the hand-written JOSE it replaced",
+      cpu("exchange-fresh-jose") / cpu("exchange-fresh-legacy"),
+      "<=",
+      1.1,
+    ),
     t("policy decision, 10,000 rules / 10 rules", cpu("decide-10000") / cpu("decide-10"), "<=", 2),
     t("signer cached getToken p99", r.signer.cachedGetToken.p99Ms, "<=", 2, " ms"),
     t("assertion signing rate / raw PS256 signing", r.signer.assertion.ratio, ">=", 0.9),
@@ -94,6 +100,9 @@ export function renderTable(r: BenchResult): string {
   cpuRow("crypto floor: RS256 verify + ES256 sign (baseline)", "floor", "floor");
   cpuRow("exchange, fresh token (POST /token through the Worker)", "exchange-fresh", "floor");
   cpuRow("  same, audit line not written (console.log no-op)", "exchange-fresh-unlogged", "floor");
+  cpuRow("exchange handler, fresh token, hand-written JOSE (before jose)", "exchange-fresh-legacy", "floor");
+  cpuRow("exchange handler, fresh token, jose", "exchange-fresh-jose", "floor");
+  row("exchange handler, jose / hand-written", "", "", "", f2(us("exchange-fresh-jose") / us("exchange-fresh-legacy")));
   cpuRow("exchange, repeated token", "exchange-repeated", "floor");
   cpuRow("trivial route through the Worker (framework floor)", "trivial", "floor");
   cpuRow("verify stage alone (all Entra checks)", "verify", "floor");

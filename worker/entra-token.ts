@@ -1,5 +1,6 @@
 import type { EntraConfig } from "./config.ts";
-import type { JwksCache, JwksProblem } from "./jwks.ts";
+import { compactVerify, errors } from "jose";
+import type { EntraKey, JwksCache, JwksProblem } from "./jwks.ts";
 import { parseCompactJws, type JwsProblem } from "./jws.ts";
 import { err, ok, type Result } from "./result.ts";
 
@@ -55,28 +56,79 @@ export function jwksUrl(entra: EntraConfig, tenantId: string): string {
   return `${entra.jwksOrigin}/${tenantId}/discovery/v2.0/keys`;
 }
 
+/** A verified caller, and the Entra key that vouched for it (a cached verification lives only while that key is published). */
+export interface VerifiedToken {
+  readonly caller: Caller;
+  readonly keysUrl: string;
+  readonly signedBy: EntraKey;
+}
+
+// jose checks the signature; it is given RS256 only, so no other algorithm (none, HS256 with the
+// RSA key as secret…) reaches the crypto.
+const VERIFY_OPTIONS = { algorithms: [...ALLOWED_ALGS] };
+
+/** What the key resolver throws to stop jose before the crypto, with our own reason. */
+class KeyRefused extends Error {
+  readonly reason: VerificationProblem;
+  constructor(reason: VerificationProblem) {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
 export async function verifyEntraToken(
   token: string,
   entra: EntraConfig,
   jwks: JwksCache,
   now: number,
-): Promise<Result<Caller, VerificationProblem>> {
+): Promise<Result<VerifiedToken, VerificationProblem>> {
+  // Own pre-crypto gate: jose accepts more spellings (base64url whitespace and trailing bits,
+  // duplicate JSON members, a BOM) and ignores jku/jwk/x5u/x5c; garbage must stay cheap.
   const parsed = parseCompactJws(token, ALLOWED_ALGS);
   if (!parsed.ok) return parsed;
-  const { header, kid, claims, signingInput, signature } = parsed.value;
+  const { header, kid, claims } = parsed.value;
   // Microsoft Graph tokens carry a header nonce and are not verifiable by design; never ours.
   if (Object.hasOwn(header, "nonce")) return err("graph_token");
 
-  // The tenant decides which key URL is fetched, so it is checked before any fetch: a token
-  // naming some other tenant must not make us talk to the network at all.
+  let signedBy: EntraKey | undefined;
+  let keysUrl = "";
   const tid = claims.tid;
-  if (typeof tid !== "string" || !entra.tenants.has(tid)) return err("tenant_not_allowed");
+  const resolveKey = async (): Promise<CryptoKey> => {
+    // The tenant decides which key URL is fetched, so it is checked before any fetch: a token
+    // naming some other tenant must not make us talk to the network at all.
+    if (typeof tid !== "string" || !entra.tenants.has(tid)) throw new KeyRefused("tenant_not_allowed");
+    keysUrl = jwksUrl(entra, tid);
+    const key = await jwks.getKey(keysUrl, kid, now * 1000);
+    if (!key.ok) throw new KeyRefused(key.error);
+    signedBy = key.value.key;
+    return key.value.cryptoKey;
+  };
+  try {
+    await compactVerify(token, resolveKey, VERIFY_OPTIONS);
+  } catch (error) {
+    return err(verificationFailure(error));
+  }
+  // The claims the gate parsed are the signed ones: jose verified the literal segments they came from.
+  const caller = appOnlyCaller(claims, tid as string, entra, now);
+  return caller.ok ? ok({ caller: caller.value, keysUrl, signedBy: signedBy! }) : caller;
+}
 
-  const key = await jwks.getKey(jwksUrl(entra, tid), kid, now * 1000);
-  if (!key.ok) return key;
-  const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key.value, signature, signingInput);
-  if (!valid) return err("signature_invalid");
+function verificationFailure(error: unknown): VerificationProblem {
+  if (error instanceof KeyRefused) return error.reason;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return "signature_invalid";
+  if (error instanceof errors.JOSEAlgNotAllowed) return "alg_not_allowed";
+  if (error instanceof errors.JWSInvalid) return "token_malformed";
+  throw error; // anything else is a bug, answered as a 500 at the top
+}
 
+// The Entra rules are our own: jose's claim checks accept an `aud` array that contains ours, know
+// nothing of Entra's per-version issuers or app-only claims, and would blur the audit reasons.
+function appOnlyCaller(
+  claims: Readonly<Record<string, unknown>>,
+  tid: string,
+  entra: EntraConfig,
+  now: number,
+): Result<Caller, VerificationProblem> {
   const version = claims.ver;
   if (version !== "1.0" && version !== "2.0") return err("version_unsupported");
   const expectedIssuer = version === "2.0" ? `${entra.authorityHost}/${tid}/v2.0` : `${entra.v1IssuerHost}/${tid}/`;
@@ -96,8 +148,11 @@ export async function verifyEntraToken(
   // App-only: delegated tokens carry scp (a user is present); Microsoft's guidance is to check
   // idtyp == "app" before authorising by the client id.
   if (claims.scp !== undefined) return err("not_app_only");
-  if (claims.idtyp === undefined) return err("idtyp_missing");
-  if (claims.idtyp !== "app") return err("not_app_only");
+  if (claims.idtyp === undefined) {
+    // idtyp is optional and off by default; without it Microsoft's rule for app-only tokens is
+    // no scp and oid == sub (the service principal is the subject).
+    if (typeof claims.oid !== "string" || claims.oid !== claims.sub) return err("idtyp_missing");
+  } else if (claims.idtyp !== "app") return err("not_app_only");
 
   const appId = version === "2.0" ? claims.azp : claims.appid;
   const acr = version === "2.0" ? claims.azpacr : claims.appidacr;

@@ -1,7 +1,7 @@
+import { base64url } from "jose";
 import type { Config, EntraConfig } from "./config.ts";
 import { verifyEntraToken, type Caller, type VerificationProblem } from "./entra-token.ts";
-import type { JwksCache } from "./jwks.ts";
-import { encodeBase64Url } from "./jws.ts";
+import type { EntraKey, JwksCache } from "./jwks.ts";
 import { ok, type Result } from "./result.ts";
 import { BoundedLru } from "./lru.ts";
 
@@ -10,7 +10,8 @@ import { BoundedLru } from "./lru.ts";
 // kept, keyed by a SHA-256 of the token string, and a hit is re-checked against the clock on
 // every use: an entry never outlives the token's exp (+ skew) or its maximum age, and a clock
 // that moved backwards past the verification time (where nbf was checked) sends it back to
-// full verification.
+// full verification. An entry also dies with the Entra key that verified it: once a fresh key set
+// no longer publishes that key (how an identity provider revokes one), the token is checked again.
 
 /** Distinct live callers per isolate are few; 10,000 covers a large fleet with room to spare. */
 const MAX_ENTRIES = 10_000;
@@ -28,6 +29,8 @@ interface Entry {
   readonly verifiedAt: number;
   /** Unix seconds: first instant the token must be verified again (expired or too old). */
   readonly validUntil: number;
+  readonly keysUrl: string;
+  readonly signedBy: EntraKey;
 }
 
 export interface VerifiedCallers {
@@ -39,20 +42,21 @@ export function createVerifiedCallers(entra: EntraConfig, jwks: JwksCache): Veri
   return {
     async verify(token, tokenHash, now) {
       const hit = cache.get(tokenHash);
-      if (hit && now >= hit.verifiedAt && now < hit.validUntil) return ok(hit.caller);
+      if (hit && now >= hit.verifiedAt && now < hit.validUntil && jwks.isPublished(hit.keysUrl, hit.signedBy))
+        return ok(hit.caller);
       if (hit) cache.delete(tokenHash);
       // The full check also produces the precise reason (expired, too old…) for the audit log.
       const verified = await verifyEntraToken(token, entra, jwks, now);
-      if (verified.ok) {
-        const caller = verified.value;
-        // Mirrors verifyEntraToken's time checks: expired at exp + skew, too old past the max age.
-        const validUntil = Math.min(
-          caller.expiresAt + entra.clockSkewSeconds,
-          caller.issuedAt + entra.maxTokenAgeSeconds + 1,
-        );
-        cache.set(tokenHash, { caller, verifiedAt: now, validUntil }, token.length * 2 + ENTRY_OVERHEAD_BYTES);
-      }
-      return verified;
+      if (!verified.ok) return verified;
+      const { caller, keysUrl, signedBy } = verified.value;
+      // Mirrors verifyEntraToken's time checks: expired at exp + skew, too old past the max age.
+      const validUntil = Math.min(
+        caller.expiresAt + entra.clockSkewSeconds,
+        caller.issuedAt + entra.maxTokenAgeSeconds + 1,
+      );
+      const entry = { caller, verifiedAt: now, validUntil, keysUrl, signedBy };
+      cache.set(tokenHash, entry, token.length * 2 + ENTRY_OVERHEAD_BYTES);
+      return ok(caller);
     },
   };
 }
@@ -70,5 +74,5 @@ export function verifiedCallersFor(config: Config, jwks: JwksCache): VerifiedCal
 
 /** The cache key of a bearer token: its SHA-256, so no token is kept as a key. */
 export async function tokenHash(token: string): Promise<string> {
-  return encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
+  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
 }
