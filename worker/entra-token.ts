@@ -1,6 +1,6 @@
 import type { EntraConfig } from "./config.ts";
 import { compactVerify, errors } from "jose";
-import type { EntraKey, JwksCache, JwksProblem } from "./jwks.ts";
+import type { EntraKey, JwksCache, JwksProblem, KeepAlive } from "./jwks.ts";
 import { parseCompactJws, type JwsProblem } from "./jws.ts";
 import { err, ok, type Result } from "./result.ts";
 
@@ -21,9 +21,13 @@ export interface Caller {
   readonly expiresAt: number;
 }
 
-export type VerificationProblem =
-  | JwsProblem
-  | JwksProblem
+export interface VerificationProblem {
+  readonly reason: VerificationReason;
+}
+
+export type VerificationReason =
+  | JwsProblem["reason"]
+  | JwksProblem["reason"]
   | "graph_token"
   | "signature_invalid"
   | "version_unsupported"
@@ -69,10 +73,10 @@ const VERIFY_OPTIONS = { algorithms: [...ALLOWED_ALGS] };
 
 /** What the key resolver throws to stop jose before the crypto, with our own reason. */
 class KeyRefused extends Error {
-  readonly reason: VerificationProblem;
-  constructor(reason: VerificationProblem) {
-    super(reason);
-    this.reason = reason;
+  readonly failure: VerificationProblem;
+  constructor(failure: VerificationProblem) {
+    super(failure.reason);
+    this.failure = failure;
   }
 }
 
@@ -81,6 +85,7 @@ export async function verifyEntraToken(
   entra: EntraConfig,
   jwks: JwksCache,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Result<VerifiedToken, VerificationProblem>> {
   // Own pre-crypto gate: jose accepts more spellings (base64url whitespace and trailing bits,
   // duplicate JSON members, a BOM) and ignores jku/jwk/x5u/x5c; garbage must stay cheap.
@@ -88,7 +93,7 @@ export async function verifyEntraToken(
   if (!parsed.ok) return parsed;
   const { header, kid, claims } = parsed.value;
   // Microsoft Graph tokens carry a header nonce and are not verifiable by design; never ours.
-  if (Object.hasOwn(header, "nonce")) return err("graph_token");
+  if (Object.hasOwn(header, "nonce")) return err({ reason: "graph_token" });
 
   let signedBy: EntraKey | undefined;
   let keysUrl = "";
@@ -96,9 +101,9 @@ export async function verifyEntraToken(
   const resolveKey = async (): Promise<CryptoKey> => {
     // The tenant decides which key URL is fetched, so it is checked before any fetch: a token
     // naming some other tenant must not make us talk to the network at all.
-    if (typeof tid !== "string" || !entra.tenants.has(tid)) throw new KeyRefused("tenant_not_allowed");
+    if (typeof tid !== "string" || !entra.tenants.has(tid)) throw new KeyRefused({ reason: "tenant_not_allowed" });
     keysUrl = jwksUrl(entra, tid);
-    const key = await jwks.getKey(keysUrl, kid, now * 1000);
+    const key = await jwks.getKey(keysUrl, kid, now * 1000, keepAlive);
     if (!key.ok) throw new KeyRefused(key.error);
     signedBy = key.value.key;
     return key.value.cryptoKey;
@@ -114,10 +119,10 @@ export async function verifyEntraToken(
 }
 
 function verificationFailure(error: unknown): VerificationProblem {
-  if (error instanceof KeyRefused) return error.reason;
-  if (error instanceof errors.JWSSignatureVerificationFailed) return "signature_invalid";
-  if (error instanceof errors.JOSEAlgNotAllowed) return "alg_not_allowed";
-  if (error instanceof errors.JWSInvalid) return "token_malformed";
+  if (error instanceof KeyRefused) return error.failure;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return { reason: "signature_invalid" };
+  if (error instanceof errors.JOSEAlgNotAllowed) return { reason: "alg_not_allowed" };
+  if (error instanceof errors.JWSInvalid) return { reason: "token_malformed" };
   throw error; // anything else is a bug, answered as a 500 at the top
 }
 
@@ -130,42 +135,43 @@ function appOnlyCaller(
   now: number,
 ): Result<Caller, VerificationProblem> {
   const version = claims.ver;
-  if (version !== "1.0" && version !== "2.0") return err("version_unsupported");
+  if (version !== "1.0" && version !== "2.0") return err({ reason: "version_unsupported" });
   const expectedIssuer = version === "2.0" ? `${entra.authorityHost}/${tid}/v2.0` : `${entra.v1IssuerHost}/${tid}/`;
-  if (claims.iss !== expectedIssuer) return err("issuer_mismatch");
+  if (claims.iss !== expectedIssuer) return err({ reason: "issuer_mismatch" });
   // A single string only: an array would let a token meant for several APIs be replayed here.
-  if (typeof claims.aud !== "string" || !entra.audiences.has(claims.aud)) return err("audience_mismatch");
+  if (typeof claims.aud !== "string" || !entra.audiences.has(claims.aud)) return err({ reason: "audience_mismatch" });
 
   const { exp, iat, nbf } = claims;
-  if (!isTime(exp) || !isTime(iat) || (nbf !== undefined && !isTime(nbf))) return err("time_claims_invalid");
+  if (!isTime(exp) || !isTime(iat) || (nbf !== undefined && !isTime(nbf)))
+    return err({ reason: "time_claims_invalid" });
   const skew = entra.clockSkewSeconds;
-  if (now >= exp + skew) return err("token_expired");
-  if (nbf !== undefined && nbf > now + skew) return err("token_not_yet_valid");
-  if (iat > now + skew) return err("token_issued_in_future");
-  if (now - iat > entra.maxTokenAgeSeconds) return err("token_too_old");
-  if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) return err("token_lifetime_too_long");
+  if (now >= exp + skew) return err({ reason: "token_expired" });
+  if (nbf !== undefined && nbf > now + skew) return err({ reason: "token_not_yet_valid" });
+  if (iat > now + skew) return err({ reason: "token_issued_in_future" });
+  if (now - iat > entra.maxTokenAgeSeconds) return err({ reason: "token_too_old" });
+  if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) return err({ reason: "token_lifetime_too_long" });
 
   // App-only: delegated tokens carry scp (a user is present); Microsoft's guidance is to check
   // idtyp == "app" before authorising by the client id.
-  if (claims.scp !== undefined) return err("not_app_only");
+  if (claims.scp !== undefined) return err({ reason: "not_app_only" });
   if (claims.idtyp === undefined) {
     // idtyp is optional and off by default; without it Microsoft's rule for app-only tokens is
     // no scp and oid == sub (the service principal is the subject).
-    if (typeof claims.oid !== "string" || claims.oid !== claims.sub) return err("idtyp_missing");
-  } else if (claims.idtyp !== "app") return err("not_app_only");
+    if (typeof claims.oid !== "string" || claims.oid !== claims.sub) return err({ reason: "idtyp_missing" });
+  } else if (claims.idtyp !== "app") return err({ reason: "not_app_only" });
 
   const appId = version === "2.0" ? claims.azp : claims.appid;
   const acr = version === "2.0" ? claims.azpacr : claims.appidacr;
-  if (typeof appId !== "string" || !GUID.test(appId)) return err("client_id_missing");
+  if (typeof appId !== "string" || !GUID.test(appId)) return err({ reason: "client_id_missing" });
   // Own properties only: "constructor" or "__proto__" must not resolve through Object.prototype.
   const clientAuth =
     typeof acr === "string" && Object.hasOwn(CLIENT_AUTH, acr)
       ? CLIENT_AUTH[acr as keyof typeof CLIENT_AUTH]
       : undefined;
-  if (!clientAuth) return err("client_id_missing");
+  if (!clientAuth) return err({ reason: "client_id_missing" });
   if (entra.requireCertificateClients && clientAuth !== "certificate")
-    return err("client_not_certificate_authenticated");
-  if (typeof claims.oid !== "string" || claims.oid.length === 0) return err("object_id_missing");
+    return err({ reason: "client_not_certificate_authenticated" });
+  if (typeof claims.oid !== "string" || claims.oid.length === 0) return err({ reason: "object_id_missing" });
 
   const roles = claims.roles ?? [];
   if (
@@ -173,7 +179,7 @@ function appOnlyCaller(
     roles.length > MAX_ROLES ||
     !roles.every((r) => typeof r === "string" && r.length > 0 && r.length <= 256)
   ) {
-    return err("roles_malformed");
+    return err({ reason: "roles_malformed" });
   }
 
   return ok({

@@ -39,7 +39,9 @@ const FETCH_LEASE_MS = FETCH_TIMEOUT_MS + 1000;
 /** RFC 7517 / RFC 7518 §6.3.2, §6.4: members that only a private or symmetric key has. */
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
 
-export type JwksProblem = "key_not_found" | "jwks_unavailable";
+export interface JwksProblem {
+  readonly reason: "key_not_found" | "jwks_unavailable";
+}
 
 /** One published Entra key. Compared by identity: a cached verification stays valid only while this very key is published. */
 export interface EntraKey {
@@ -64,12 +66,23 @@ interface Entry {
 }
 
 export interface JwksCache {
-  getKey(url: string, kid: string, now: number): Promise<Result<{ key: EntraKey; cryptoKey: CryptoKey }, JwksProblem>>;
+  getKey(
+    url: string,
+    kid: string,
+    now: number,
+    keepAlive?: KeepAlive,
+  ): Promise<Result<{ key: EntraKey; cryptoKey: CryptoKey }, JwksProblem>>;
   /** Whether `key` is still in the newest key set fetched from `url`: a removed key is revoked. */
   isPublished(url: string, key: EntraKey): boolean;
   /** Fetches performed per URL since creation: tests and benches count them. */
   fetchCount(url: string): number;
 }
+
+/**
+ * ctx.waitUntil of the request that fetches: the fetch and the bookkeeping after it then finish even
+ * if that request's client goes away, so the requests polling for its result are not left waiting.
+ */
+export type KeepAlive = (work: Promise<unknown>) => void;
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 /** Where refused keys are reported (once per URL and kid): the operator must hear about a leaked key. */
@@ -95,20 +108,20 @@ export function createJwksCache(
     return entry;
   }
 
-  async function refresh(url: string, entry: Entry, now: number): Promise<void> {
+  async function refresh(url: string, entry: Entry, now: number, keepAlive?: KeepAlive): Promise<void> {
     const lease = {};
     entry.lease = lease;
     fetches.set(url, (fetches.get(url) ?? 0) + 1);
-    try {
-      const doc = await fetchKeySet(fetcher, url);
+    const done = fetchKeySet(fetcher, url).then((doc) => {
       if (entry.lease !== lease) return; // taken over after our lease ran out: the newer fetch decides
+      entry.lease = undefined;
       if (doc) {
         entry.keys = { byKid: vetKeys(url, doc, entry.keys?.byKid), fetchedAt: now };
         entry.lastSuccessAt = now;
       } else entry.lastFailureAt = now;
-    } finally {
-      if (entry.lease === lease) entry.lease = undefined;
-    }
+    });
+    keepAlive?.(done);
+    await done;
   }
 
   /** Waits (in this request's own context) for another request's fetch; false if it never finished. */
@@ -158,7 +171,7 @@ export function createJwksCache(
     isPublished(url, key) {
       return entries.get(url)?.keys?.byKid.get(key.kid) === key;
     },
-    async getKey(url, kid, now) {
+    async getKey(url, kid, now, keepAlive) {
       const entry = entryFor(url);
       for (let attempt = 0; attempt < 2; attempt++) {
         const backingOff = now - entry.lastFailureAt < FAILURE_BACKOFF_MS;
@@ -168,7 +181,7 @@ export function createJwksCache(
         const mayRefetchForKid = !known && now - entry.lastSuccessAt >= UNKNOWN_KID_COOLDOWN_MS;
         if (backingOff || !(stale || mayRefetchForKid)) break;
         if (!entry.lease) {
-          await refresh(url, entry, now);
+          await refresh(url, entry, now, keepAlive);
           break;
         }
         // Another request is fetching. With the key in hand (a stale set still serves), go on.
@@ -178,16 +191,18 @@ export function createJwksCache(
       }
 
       const keys = entry.keys;
-      if (!keys || now - keys.fetchedAt >= STALE_IF_ERROR_MS) return err("jwks_unavailable");
+      if (!keys || now - keys.fetchedAt >= STALE_IF_ERROR_MS) return err({ reason: "jwks_unavailable" });
       const key = keys.byKid.get(kid);
       if (!key) {
         // An unknown kid while the endpoint is failing may be a rotation we cannot see yet:
         // a retryable 503, not a final 400.
-        return entry.lastFailureAt > entry.lastSuccessAt ? err("jwks_unavailable") : err("key_not_found");
+        return entry.lastFailureAt > entry.lastSuccessAt
+          ? err({ reason: "jwks_unavailable" })
+          : err({ reason: "key_not_found" });
       }
       key.imported ??= importRsaKey(key);
       const cryptoKey = await key.imported;
-      return cryptoKey ? ok({ key, cryptoKey }) : err("key_not_found");
+      return cryptoKey ? ok({ key, cryptoKey }) : err({ reason: "key_not_found" });
     },
   };
 }

@@ -8,14 +8,16 @@ import { err, ok, type Result } from "./result.ts";
 // whitespace, padding and non-zero trailing bits, takes the last of duplicate JSON members, and
 // ignores jku/jwk/x5u/x5c rather than refusing them.
 
-export type JwsProblem =
-  | "token_too_large"
-  | "token_malformed"
-  | "header_invalid"
-  | "alg_not_allowed"
-  | "header_param_forbidden"
-  | "kid_invalid"
-  | "claims_malformed";
+export interface JwsProblem {
+  readonly reason:
+    | "token_too_large"
+    | "token_malformed"
+    | "header_invalid"
+    | "alg_not_allowed"
+    | "header_param_forbidden"
+    | "kid_invalid"
+    | "claims_malformed";
+}
 
 export interface ParsedJws {
   readonly header: Readonly<Record<string, unknown>>;
@@ -37,24 +39,26 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function parseCompactJws(token: string, allowedAlgs: readonly string[]): Result<ParsedJws, JwsProblem> {
-  if (token.length > MAX_TOKEN_LENGTH) return err("token_too_large");
+  if (token.length > MAX_TOKEN_LENGTH) return err({ reason: "token_too_large" });
   const parts = token.split(".");
-  if (parts.length !== 3) return err("token_malformed");
+  if (parts.length !== 3) return err({ reason: "token_malformed" });
   const [h, p, s] = parts as [string, string, string];
-  if (!isCanonicalBase64Url(h) || !isCanonicalBase64Url(p) || !isCanonicalBase64Url(s)) return err("token_malformed");
+  if (!isCanonicalBase64Url(h) || !isCanonicalBase64Url(p) || !isCanonicalBase64Url(s))
+    return err({ reason: "token_malformed" });
   const headerBytes = base64url.decode(h);
   const payloadBytes = base64url.decode(p);
 
   const header = parseJsonObject(headerBytes);
-  if (!header) return err("header_invalid");
-  if (typeof header.alg !== "string" || !allowedAlgs.includes(header.alg)) return err("alg_not_allowed");
-  if (FORBIDDEN_HEADER_PARAMS.some((name) => Object.hasOwn(header, name))) return err("header_param_forbidden");
-  if (header.typ !== undefined && header.typ !== "JWT") return err("header_invalid");
+  if (!header) return err({ reason: "header_invalid" });
+  if (typeof header.alg !== "string" || !allowedAlgs.includes(header.alg)) return err({ reason: "alg_not_allowed" });
+  if (FORBIDDEN_HEADER_PARAMS.some((name) => Object.hasOwn(header, name)))
+    return err({ reason: "header_param_forbidden" });
+  if (header.typ !== undefined && header.typ !== "JWT") return err({ reason: "header_invalid" });
   const kid = header.kid;
-  if (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH) return err("kid_invalid");
+  if (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH) return err({ reason: "kid_invalid" });
 
   const claims = parseJsonObject(payloadBytes);
-  if (!claims) return err("claims_malformed");
+  if (!claims) return err({ reason: "claims_malformed" });
 
   return ok({ header, kid, claims });
 }

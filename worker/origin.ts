@@ -5,13 +5,15 @@ import { err, ok, type Result } from "./result.ts";
 // normalises would let two spellings name one audience, or one spelling name two.
 const MAX_ORIGIN_LENGTH = 300; // far above any real host (253) + scheme + port; stops huge inputs early
 
-export type OriginProblem =
-  | "not_a_url"
-  | "not_canonical"
-  | "scheme_not_allowed"
-  | "http_not_loopback"
-  | "trailing_dot"
-  | "host_not_ldh";
+export interface OriginProblem {
+  readonly reason:
+    | "not_a_url"
+    | "not_canonical"
+    | "scheme_not_allowed"
+    | "http_not_loopback"
+    | "trailing_dot"
+    | "host_not_ldh";
+}
 
 // WHATWG URL accepts hosts such as "*.example.com", "a_b" or "x;y" and gives them back unchanged as
 // their own origin. A policy or a minted `aud` naming "https://*.example.com" is an exact string to us
@@ -21,20 +23,20 @@ const LDH_HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
 const IPV6_HOST = /^\[[0-9a-f:.]+\]$/;
 
 export function canonicalOrigin(input: string): Result<string, OriginProblem> {
-  if (input.length === 0 || input.length > MAX_ORIGIN_LENGTH) return err("not_a_url");
+  if (input.length === 0 || input.length > MAX_ORIGIN_LENGTH) return err({ reason: "not_a_url" });
   let url: URL;
   try {
     url = new URL(input);
   } catch {
-    return err("not_a_url");
+    return err({ reason: "not_a_url" });
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return err("scheme_not_allowed");
+  if (url.protocol !== "https:" && url.protocol !== "http:") return err({ reason: "scheme_not_allowed" });
   // URL#origin drops userinfo, path, query, fragment, default ports and upper case, and
   // punycodes IDNs: any of those in the input makes it differ from its origin.
-  if (url.origin !== input) return err("not_canonical");
-  if (url.hostname.endsWith(".")) return err("trailing_dot");
-  if (!LDH_HOST.test(url.hostname) && !IPV6_HOST.test(url.hostname)) return err("host_not_ldh");
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return err("http_not_loopback");
+  if (url.origin !== input) return err({ reason: "not_canonical" });
+  if (url.hostname.endsWith(".")) return err({ reason: "trailing_dot" });
+  if (!LDH_HOST.test(url.hostname) && !IPV6_HOST.test(url.hostname)) return err({ reason: "host_not_ldh" });
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return err({ reason: "http_not_loopback" });
   return ok(url.origin);
 }
 
