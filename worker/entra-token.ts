@@ -2,6 +2,7 @@ import type { EntraConfig } from "./config.ts";
 import { compactVerify, errors } from "jose";
 import type { EntraKey, JwksCache, JwksProblem, KeepAlive } from "./jwks.ts";
 import { parseCompactJws, type JwsProblem } from "./jws.ts";
+import { GUID } from "./lib/syntax.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // Verifies an Entra ID app-only access token and turns it into a Caller. Raw claims stop here:
@@ -51,7 +52,6 @@ export type VerificationReason =
 const MAX_TOKEN_LIFETIME_SECONDS = 28 * 60 * 60;
 /** Bounds work and audit size for a token that lists absurdly many roles. */
 const MAX_ROLES = 256;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALLOWED_ALGS = ["RS256"] as const;
 const CLIENT_AUTH = { "0": "public", "1": "secret", "2": "certificate" } as const;
 

@@ -1,6 +1,6 @@
-import { canonicalOrigin, type OriginProblem } from "./origin.ts";
-import { SCOPE_TOKEN } from "./policy.ts";
-import { readCapped } from "./read-capped.ts";
+import { canonicalOrigin, type OriginProblem } from "./lib/origin.ts";
+import { readCapped } from "./lib/read-capped.ts";
+import { SCOPE_TOKEN } from "./lib/syntax.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // Parses an RFC 8693 token-exchange request (with RFC 8707 `resource`) into a typed request.

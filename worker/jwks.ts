@@ -1,6 +1,6 @@
 import { importJWK } from "jose";
 import { isObject } from "./json.ts";
-import { readCapped } from "./read-capped.ts";
+import { readCapped } from "./lib/read-capped.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // Entra's signing keys, fetched from the one configured JWKS URL per tenant and cached for the
@@ -127,7 +127,9 @@ export function createJwksCache(
   /** Waits (in this request's own context) for another request's fetch; false if it never finished. */
   async function awaitOtherFetch(entry: Entry): Promise<boolean> {
     const lease = entry.lease;
-    for (let waited = 0; waited < FETCH_LEASE_MS; waited += WAIT_POLL_MS) {
+    // Liveness, not policy: measured on the monotonic clock, which Workers advance across timers.
+    const deadline = performance.now() + FETCH_LEASE_MS;
+    while (performance.now() < deadline) {
       await sleep(WAIT_POLL_MS);
       if (entry.lease !== lease) return true;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalOrigin } from "../../worker/origin.ts";
+import { canonicalOrigin } from "../../worker/lib/origin.ts";
 
 // worker/origin.ts: an origin is accepted only in its one canonical spelling, never "cleaned up".
 

@@ -1,5 +1,5 @@
 import { isObject } from "../../../worker/json.ts";
-import { readCapped } from "../../../worker/read-capped.ts";
+import { readCapped } from "../../../worker/lib/read-capped.ts";
 import { err, ok, type Result } from "../../../worker/result.ts";
 
 // Entra's signing keys, fetched from the one configured JWKS URL per tenant and cached for the

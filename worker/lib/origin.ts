@@ -1,4 +1,5 @@
-import { err, ok, type Result } from "./result.ts";
+import { err, ok, type Result } from "../result.ts";
+import { LDH_HOST } from "./syntax.ts";
 
 // Origins are identities here, so they are compared as exact strings. Anything that is not
 // already the canonical ASCII serialisation is refused rather than "cleaned up": a broker that
@@ -15,11 +16,8 @@ export interface OriginProblem {
     | "host_not_ldh";
 }
 
-// WHATWG URL accepts hosts such as "*.example.com", "a_b" or "x;y" and gives them back unchanged as
-// their own origin. A policy or a minted `aud` naming "https://*.example.com" is an exact string to us
-// but reads as a wildcard to a human (and to any verifier that globs), so a host must be DNS
-// letter-digit-hyphen labels, an IPv4 address (URL has already normalised it) or a bracketed IPv6.
-const LDH_HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+// A host must be DNS letter-digit-hyphen labels (see LDH_HOST), an IPv4 address (URL has already
+// normalised it) or a bracketed IPv6.
 const IPV6_HOST = /^\[[0-9a-f:.]+\]$/;
 
 export function canonicalOrigin(input: string): Result<string, OriginProblem> {
