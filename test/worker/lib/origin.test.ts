@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { canonicalOrigin } from "../../worker/lib/origin.ts";
+import { canonicalOrigin } from "../../../worker/lib/origin.ts";
 
-// worker/origin.ts: an origin is accepted only in its one canonical spelling, never "cleaned up".
+// worker/lib/origin.ts: an origin is accepted only in its one canonical spelling, never "cleaned up".
 
 const table: Array<[string, string]> = [
   ["https://api.example.com", "ok"],

@@ -2,10 +2,10 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { inject } from "vitest";
-import worker from "../../worker/index.ts";
-import type { Env } from "../../worker/config.ts";
-import { DEPLOYER_APP, ORDERS_APP, nowSeconds, scenario, type Scenario } from "./support/scenario.ts";
-import type { Echo } from "./support/origin-echo.ts";
+import worker from "../../../worker/index.ts";
+import type { Env } from "../../../worker/config.ts";
+import { DEPLOYER_APP, ORDERS_APP, nowSeconds, scenario, type Scenario } from "../support/scenario.ts";
+import type { Echo } from "../support/origin-echo.ts";
 
 // Forward mode end to end inside workerd: the Worker forwards to a real (Node, loopback) origin
 // that echoes what it received, so each test can see exactly what crossed the gateway.

@@ -1,7 +1,7 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "./support/scenario.ts";
-import { captureLog } from "./support/audit-log.ts";
+import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "../support/scenario.ts";
+import { captureLog } from "../support/audit-log.ts";
 
 // Deny by default: the decision stage driven through POST /token (the table of decide() itself is
 // in policy.test.ts).
