@@ -100,8 +100,8 @@ export function renderTable(r: BenchResult): string {
   cpuRow("crypto floor: RS256 verify + ES256 sign (baseline)", "floor", "floor");
   cpuRow("exchange, fresh token (POST /token through the Worker)", "exchange-fresh", "floor");
   cpuRow("  same, audit line not written (console.log no-op)", "exchange-fresh-unlogged", "floor");
-  cpuRow("exchange handler, fresh token, hand-written JOSE (before jose)", "exchange-fresh-legacy", "floor");
-  cpuRow("exchange handler, fresh token, jose", "exchange-fresh-jose", "floor");
+  cpuRow("exchange handler, fresh token, hand-written JOSE, unlogged", "exchange-fresh-legacy", "floor");
+  cpuRow("exchange handler, fresh token, jose, unlogged", "exchange-fresh-jose", "floor");
   row("exchange handler, jose / hand-written", "", "", "", f2(us("exchange-fresh-jose") / us("exchange-fresh-legacy")));
   cpuRow("exchange, repeated token", "exchange-repeated", "floor");
   cpuRow("trivial route through the Worker (framework floor)", "trivial", "floor");
