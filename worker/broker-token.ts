@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from "jose";
-import { canonicalOrigin } from "./origin.ts";
+import { canonicalOrigin } from "./lib/origin.ts";
+import { GUID } from "./lib/syntax.ts";
 import { err, ok, type Result } from "./result.ts";
 import type { SigningKeys } from "./signing-keys.ts";
 
@@ -35,7 +36,6 @@ export type BrokerTokenProblem =
 const BROKER_ALGORITHMS = ["ES256", "EdDSA"];
 /** Our own minting nests `act` no deeper than the policy's depth cap (at most 10); deeper is not ours. */
 const MAX_ACT_NESTING = 16;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function verifyBrokerToken(
   token: string,

@@ -77,3 +77,25 @@ export function rejectUnknownFields(
 ): void {
   for (const key of Object.keys(value)) if (!known.includes(key)) fail(`${prefix}${key}`, "unknown field");
 }
+
+/** An optional list of distinct strings, each checked by `valid`; undefined when absent. */
+export function stringList(
+  value: unknown,
+  field: string,
+  fail: Report,
+  valid: (s: string) => boolean,
+  what: string,
+): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0) {
+    fail(field, "must be a non-empty array");
+    return undefined;
+  }
+  const seen = new Set<string>();
+  value.forEach((item: unknown, i: number) => {
+    if (typeof item !== "string" || !valid(item)) fail(`${field}[${i}]`, `${JSON.stringify(item)} is not ${what}`);
+    else if (seen.has(item)) fail(`${field}[${i}]`, `${JSON.stringify(item)} is listed twice`);
+    else seen.add(item);
+  });
+  return [...seen];
+}

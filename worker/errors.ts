@@ -1,29 +1,41 @@
 import type { BrokerTokenProblem } from "./broker-token.ts";
 import type { DelegationDenial } from "./delegation/decide.ts";
 import type { DpopProblem } from "./dpop.ts";
-import type { VerificationProblem } from "./entra-token.ts";
+import type { VerificationProblem, VerificationReason } from "./entra-token.ts";
 import type { RequestProblem } from "./exchange-request.ts";
+import type { LifetimeProblem } from "./lifetime.ts";
 import type { Denial } from "./policy.ts";
+import { KEYS_UNAVAILABLE } from "./keys-unavailable.ts";
 
 // Every way an exchange can fail, and the one place where each becomes an OAuth error
 // (RFC 6749 §5.2, RFC 8693 §2.2.2). The client learns which error it is; the audit log learns why.
+// Every stage fails with `{ reason, ...details }`; the stage tag only says which stage it was, so
+// the audit reason is always `failure.reason`.
 
 export type ExchangeFailure =
-  | { readonly stage: "request"; readonly problem: RequestProblem }
-  | { readonly stage: "verify"; readonly problem: VerificationProblem }
-  | { readonly stage: "policy"; readonly denial: Denial }
-  | { readonly stage: "lifetime"; readonly problem: "subject_token_expiring" }
-  | { readonly stage: "dpop"; readonly problem: DpopProblem | DpopRequired }
+  | ({ readonly stage: "request" } & RequestProblem)
+  | ({ readonly stage: "verify" } & VerificationProblem)
+  | ({ readonly stage: "policy" } & Denial)
+  | ({ readonly stage: "lifetime" } & LifetimeProblem)
+  | ({ readonly stage: "dpop" } & (DpopProblem | DpopRequired))
   /** Delegation: the actor_token failed Entra verification. */
-  | { readonly stage: "actor"; readonly problem: VerificationProblem }
+  | ({ readonly stage: "actor" } & ActorProblem)
   /** Delegation: the subject_token is not a valid token of this broker. */
-  | { readonly stage: "subject"; readonly problem: BrokerTokenProblem }
-  | { readonly stage: "delegation"; readonly denial: DelegationDenial };
+  | ({ readonly stage: "subject" } & BrokerTokenProblem)
+  | ({ readonly stage: "delegation" } & DelegationDenial);
 
 /** No DPoP proof where the rule, or a bound subject token, requires the issued token to be bound. */
 export interface DpopRequired {
   readonly reason: "dpop_required";
   readonly because: "rule" | "subject_token_bound";
+}
+
+/** The actor token's verification problem, prefixed so the log tells an expired actor token from an
+ *  expired subject token; keys that cannot be fetched are the same outage whichever token needed them. */
+export type ActorProblem = { readonly reason: `actor_${VerificationReason}` } | { readonly reason: "jwks_unavailable" };
+
+export function actorProblem(problem: VerificationProblem): ActorProblem {
+  return problem.reason === "jwks_unavailable" ? { reason: "jwks_unavailable" } : { reason: `actor_${problem.reason}` };
 }
 
 export interface WireError {
@@ -39,9 +51,6 @@ export interface WireError {
   readonly retryAfterSeconds?: number;
 }
 
-/** How long a client should wait before retrying while Entra's keys cannot be fetched. */
-const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
-
 const INVALID_SUBJECT: WireError = {
   status: 400,
   error: "invalid_request",
@@ -49,51 +58,23 @@ const INVALID_SUBJECT: WireError = {
   description: "subject_token is not a valid Entra ID app-only access token for this broker",
 };
 
-export function reasonOf(failure: ExchangeFailure): string {
-  switch (failure.stage) {
-    case "request":
-      return failure.problem.reason;
-    case "verify":
-      return failure.problem;
-    case "policy":
-      return failure.denial.reason;
-    case "lifetime":
-      return failure.problem;
-    case "dpop":
-    case "subject":
-      return failure.problem.reason;
-    case "actor":
-      // Prefixed so the log tells an expired actor token from an expired subject token.
-      return failure.problem === "jwks_unavailable" ? failure.problem : `actor_${failure.problem}`;
-    case "delegation":
-      return failure.denial.reason;
-  }
-}
-
 export function toWireError(failure: ExchangeFailure): WireError {
   switch (failure.stage) {
     case "request":
-      return requestError(failure.problem);
+      return requestError(failure);
     case "dpop":
-      return dpopError(failure.problem);
+      return dpopError(failure);
     case "subject":
       return INVALID_BROKER_SUBJECT;
     case "delegation":
-      return delegationError(failure.denial);
+      return delegationError(failure);
     case "actor":
-      return failure.problem === "jwks_unavailable" ? KEYS_UNAVAILABLE : INVALID_ACTOR;
+      return failure.reason === "jwks_unavailable" ? { status: 503, ...KEYS_UNAVAILABLE } : INVALID_ACTOR;
     case "verify":
-      if (failure.problem === "jwks_unavailable") {
-        return {
-          status: 503,
-          error: "temporarily_unavailable",
-          description: "Entra ID signing keys are unavailable right now; retry later",
-          retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
-        };
-      }
+      if (failure.reason === "jwks_unavailable") return { status: 503, ...KEYS_UNAVAILABLE };
       return INVALID_SUBJECT;
     case "policy":
-      switch (failure.denial.reason) {
+      switch (failure.reason) {
         case "no_roles":
         case "resource_not_granted":
           return {
@@ -105,7 +86,7 @@ export function toWireError(failure: ExchangeFailure): WireError {
           return {
             status: 400,
             error: "invalid_scope",
-            description: `scope not granted for this resource: ${failure.denial.scopes.join(" ")}`,
+            description: `scope not granted for this resource: ${failure.scopes.join(" ")}`,
           };
       }
     case "lifetime":
@@ -117,12 +98,6 @@ export function toWireError(failure: ExchangeFailure): WireError {
   }
 }
 
-const KEYS_UNAVAILABLE: WireError = {
-  status: 503,
-  error: "temporarily_unavailable",
-  description: "Entra ID signing keys are unavailable right now; retry later",
-  retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
-};
 const INVALID_ACTOR: WireError = {
   status: 400,
   error: "invalid_request",

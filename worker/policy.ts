@@ -1,6 +1,7 @@
+import { canonicalOrigin } from "./lib/origin.ts";
+import { GUID, ITEM_NAME as RULE_NAME, SCOPE_TOKEN } from "./lib/syntax.ts";
 import { DELEGATION_FIELDS, parseDelegationPolicy, type DelegationPolicy } from "./delegation/policy.ts";
-import { canonicalOrigin } from "./origin.ts";
-import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "./document.ts";
+import { fieldChecker, parseNamedList, rejectUnknownFields, stringList, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
 
@@ -100,10 +101,6 @@ function matches(rule: Rule, caller: CallerIdentity): boolean {
 const MAX_RULES = 100_000;
 /** Upper bound for any rule's token lifetime: downstream tokens are meant to be short-lived. */
 export const MAX_RULE_TTL_SECONDS = 24 * 60 * 60;
-const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'. */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
   // The delegation fields are parsed by their own stage; the rest of the document is the rules list.
@@ -211,27 +208,6 @@ function parseRule(value: unknown, report: Report): Rule | undefined {
     grant: { origins: new Set(origins), scopes: scopes!, maxTtlSeconds: ttl as number },
     requireDpop: value.requireDpop === true,
   };
-}
-
-export function stringList(
-  value: unknown,
-  field: string,
-  fail: Report,
-  valid: (s: string) => boolean,
-  what: string,
-): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length === 0) {
-    fail(field, "must be a non-empty array");
-    return undefined;
-  }
-  const seen = new Set<string>();
-  value.forEach((item: unknown, i: number) => {
-    if (typeof item !== "string" || !valid(item)) fail(`${field}[${i}]`, `${JSON.stringify(item)} is not ${what}`);
-    else if (seen.has(item)) fail(`${field}[${i}]`, `${JSON.stringify(item)} is listed twice`);
-    else seen.add(item);
-  });
-  return [...seen];
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,12 +1,11 @@
+import type { Broker } from "../broker.ts";
 import { verifyBrokerToken } from "../broker-token.ts";
-import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
-import type { ExchangeFailure } from "../errors.ts";
+import { actorProblem, type ExchangeFailure } from "../errors.ts";
 import type { ExchangeRequest } from "../exchange-request.ts";
-import type { JwksCache } from "../jwks.ts";
+import type { KeepAlive } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { err, ok, type Result } from "../result.ts";
-import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 import { decideDelegation, type DelegatedGrant } from "./decide.ts";
 
 // POST /token with an actor_token (RFC 8693 §2.1): verify the actor's Entra token ─► verify the
@@ -30,18 +29,16 @@ export async function delegate(
   exchange: ExchangeRequest & { readonly actorToken: string },
   /** Thumbprint of the key the request's DPoP proof was made with, if it had one. */
   jkt: string | undefined,
-  config: Config,
-  jwks: JwksCache,
+  broker: Broker,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Result<Delegation, DelegationRefusal>> {
+  const { config } = broker;
   const { resource } = exchange;
-  const verified = await verifiedCallersFor(config, jwks).verify(
-    exchange.actorToken,
-    await tokenHash(exchange.actorToken),
-    now,
-  );
-  if (!verified.ok) return err({ failure: { stage: "actor", problem: verified.error }, fields: { resource } });
-  const actor = verified.value;
+  // The actor token is an Entra token like any subject token: the same checks and the same cache.
+  const verified = await broker.callers.verify(exchange.actorToken, now, keepAlive);
+  if (!verified.ok) return err({ failure: { stage: "actor", ...actorProblem(verified.error) }, fields: { resource } });
+  const { caller: actor } = verified.value;
   const actorFields = {
     tenant: actor.tenantId,
     client_id: actor.appId,
@@ -57,7 +54,7 @@ export async function delegate(
     config.entra.clockSkewSeconds,
     now,
   );
-  if (!subject.ok) return err({ failure: { stage: "subject", problem: subject.error }, fields: actorFields });
+  if (!subject.ok) return err({ failure: { stage: "subject", ...subject.error }, fields: actorFields });
   const t1 = subject.value;
   const chainFields = {
     ...actorFields,
@@ -72,14 +69,14 @@ export async function delegate(
     { subject: t1, actor, resource, scopes: exchange.scopes },
     config.policy.delegation,
   );
-  if (!decision.ok) return err({ failure: { stage: "delegation", denial: decision.error }, fields: chainFields });
+  if (!decision.ok) return err({ failure: { stage: "delegation", ...decision.error }, fields: chainFields });
   const grant = decision.value;
 
   // A bound T1 reached the actor without its key, and the actor token stands in for possession
   // (docs/agent-tokens.md); but binding never loosens along a chain: the next token is bound too.
   if (!jkt && (t1.jkt !== undefined || grant.requireDpop)) {
     const because = t1.jkt !== undefined ? "subject_token_bound" : "rule";
-    return err({ failure: { stage: "dpop", problem: { reason: "dpop_required", because } }, fields: chainFields });
+    return err({ failure: { stage: "dpop", reason: "dpop_required", because }, fields: chainFields });
   }
 
   // exp ≤ T1's exp and ≤ the actor token's: the holder's credentials end at the earlier of the two.
@@ -89,6 +86,6 @@ export async function delegate(
     { ...actor, expiresAt: Math.min(actor.expiresAt, t1.expiresAt) },
     now,
   );
-  if (!lifetime.ok) return err({ failure: { stage: "lifetime", problem: lifetime.error }, fields: chainFields });
+  if (!lifetime.ok) return err({ failure: { stage: "lifetime", ...lifetime.error }, fields: chainFields });
   return ok({ actor, grant, ttlSeconds: lifetime.value, fields: { ...chainFields, rule: grant.rule } });
 }

@@ -1,7 +1,7 @@
-import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "../document.ts";
+import { fieldChecker, parseNamedList, rejectUnknownFields, stringList, type Report } from "../document.ts";
 import { isObject } from "../json.ts";
-import { canonicalOrigin } from "../origin.ts";
-import { MAX_RULE_TTL_SECONDS, SCOPE_TOKEN, stringList } from "../policy.ts";
+import { canonicalOrigin } from "../lib/origin.ts";
+import { GUID, ITEM_NAME, SCOPE_TOKEN } from "../lib/syntax.ts";
 import { err, ok, type Result } from "../result.ts";
 
 // The delegation part of the policy document: which clients own which origins (so a token for
@@ -58,7 +58,8 @@ export const DEFAULT_MAX_DELEGATION_DEPTH = 3;
 const MAX_DELEGATION_DEPTH = 10;
 const MAX_DELEGATION_RULES = 10_000;
 const MAX_OWNED_ORIGINS = 10_000;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A delegated token serves one hop of someone else's work: an hour is generous (rules allow a day). */
+const MAX_DELEGATION_TTL_SECONDS = 60 * 60;
 
 export function parseDelegationPolicy(doc: Record<string, unknown>): Result<DelegationPolicy, string[]> {
   const problems: string[] = [];
@@ -121,7 +122,7 @@ function parseDelegationRule(value: unknown, report: Report): DelegationRule | u
   const { fail, failed } = fieldChecker(report);
   rejectUnknownFields(value, ["name", "match", "grant", "requireDpop"], "", fail);
   const name = value.name;
-  if (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name))
+  if (typeof name !== "string" || !ITEM_NAME.test(name))
     fail("name", "must be 1-128 characters of letters, digits, '.', '_' or '-'");
   if (value.requireDpop !== undefined && typeof value.requireDpop !== "boolean")
     fail("requireDpop", "must be true or false");
@@ -147,8 +148,8 @@ function parseDelegationRule(value: unknown, report: Report): DelegationRule | u
   const scopes = stringList(grant.scopes, "grant.scopes", fail, (s) => SCOPE_TOKEN.test(s), "a scope token");
   if (scopes === undefined) fail("grant.scopes", "is required");
   const ttl = grant.maxTtlSeconds;
-  if (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_RULE_TTL_SECONDS)
-    fail("grant.maxTtlSeconds", `must be a whole number of seconds from 1 to ${MAX_RULE_TTL_SECONDS}`);
+  if (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_DELEGATION_TTL_SECONDS)
+    fail("grant.maxTtlSeconds", `must be a whole number of seconds from 1 to ${MAX_DELEGATION_TTL_SECONDS}`);
   if (failed()) return undefined;
   return {
     name: name as string,

@@ -1,12 +1,11 @@
 import { audit, sha256Hex } from "../audit.ts";
-import type { Config } from "../config.ts";
+import type { Broker } from "../broker.ts";
 import type { Caller } from "../entra-token.ts";
-import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
+import { toWireError, type ExchangeFailure } from "../errors.ts";
 import { delegate } from "../delegation/exchange.ts";
-import { readDpopProof, type DpopReplayCache } from "../dpop.ts";
+import { readDpopProof } from "../dpop.ts";
 import { readExchangeRequest, type ExchangeRequest } from "../exchange-request.ts";
-import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
-import type { JwksCache } from "../jwks.ts";
+import type { KeepAlive } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { mint, type IssuedToken } from "../mint.ts";
 import { decide } from "../policy.ts";
@@ -15,24 +14,27 @@ import { decide } from "../policy.ts";
 // purpose; with an actor_token the middle stages are delegation's (delegation/exchange.ts).
 export async function tokenExchange(
   request: Request,
-  config: Config,
-  jwks: JwksCache,
-  dpopProofs: DpopReplayCache,
+  broker: Broker,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Response> {
+  const { config } = broker;
   const parsed = await readExchangeRequest(request);
-  if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
+  if (!parsed.ok) return deny({ stage: "request", ...parsed.error }, now);
   const exchange = parsed.value;
 
   // RFC 9449 §5: a proof, when sent, must be valid whether or not the grant needs one.
-  const tokenEndpoint = `${config.issuer}/token`;
-  const dpopExpectation = { method: "POST", url: tokenEndpoint, clockSkewSeconds: config.entra.clockSkewSeconds };
-  const proof = await readDpopProof(request.headers, dpopExpectation, dpopProofs, now);
-  if (!proof.ok) return deny({ stage: "dpop", problem: proof.error }, now, { resource: exchange.resource });
+  const dpopExpectation = {
+    method: "POST",
+    url: `${config.issuer}/token`,
+    clockSkewSeconds: config.entra.clockSkewSeconds,
+  };
+  const proof = await readDpopProof(request.headers, dpopExpectation, broker.dpopProofs, now);
+  if (!proof.ok) return deny({ stage: "dpop", ...proof.error }, now, { resource: exchange.resource });
   const jkt = proof.value?.jkt;
 
   if (exchange.actorToken !== undefined) {
-    const delegated = await delegate({ ...exchange, actorToken: exchange.actorToken }, jkt, config, jwks, now);
+    const delegated = await delegate({ ...exchange, actorToken: exchange.actorToken }, jkt, broker, now, keepAlive);
     if (!delegated.ok) return deny(delegated.error.failure, now, delegated.error.fields);
     const { actor, grant, ttlSeconds, fields } = delegated.value;
     const issued = await mint(
@@ -52,23 +54,22 @@ export async function tokenExchange(
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
-  const callers = verifiedCallersFor(config, jwks);
-  const verified = await callers.verify(exchange.subjectToken, await tokenHash(exchange.subjectToken), now);
-  if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
-  const caller = verified.value;
+  const verified = await broker.callers.verify(exchange.subjectToken, now, keepAlive);
+  if (!verified.ok) return deny({ stage: "verify", ...verified.error }, now, { resource: exchange.resource });
+  const { caller } = verified.value;
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
-    return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "policy", ...decision.error }, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
-    return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "lifetime", ...lifetime.error }, now, callerFields(caller, now, exchange.resource));
   const ttlSeconds = lifetime.value;
   if (grant.requireDpop && !jkt)
     return deny(
-      { stage: "dpop", problem: { reason: "dpop_required", because: "rule" } },
+      { stage: "dpop", reason: "dpop_required", because: "rule" },
       now,
       callerFields(caller, now, exchange.resource),
     );
@@ -119,7 +120,7 @@ const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
 
 function deny(failure: ExchangeFailure, now: number, fields: Record<string, unknown> = {}): Response {
   const wire = toWireError(failure);
-  audit({ event: "token_exchange", outcome: "denied", reason: reasonOf(failure), ...fields }, now);
+  audit({ event: "token_exchange", outcome: "denied", reason: failure.reason, ...fields }, now);
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });

@@ -2,7 +2,7 @@ import { calculateThumbprint, generateKeyPair as dpopKeyPair, generateProof } fr
 import * as oauth from "oauth4webapi";
 import { calculateJwkThumbprint, decodeJwt } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
-import { INVENTORY, nowSeconds, oauthError, POLICY, scenario, type Scenario } from "./support/scenario.ts";
+import { INVENTORY, nowSeconds, oauthError, POLICY, scenario, type Scenario } from "../support/scenario.ts";
 import {
   actorToken,
   AGENT_APP,
@@ -12,9 +12,9 @@ import {
   dpopKey,
   proof,
   TOKEN_ENDPOINT,
-} from "./support/agent-tokens.ts";
-import { DEPLOY } from "./support/scenario.ts";
-import { captureLog } from "./support/audit-log.ts";
+} from "../support/agent-tokens.ts";
+import { DEPLOY } from "../support/scenario.ts";
+import { captureLog } from "../support/audit-log.ts";
 
 // DPoP at POST /token (RFC 9449 §5): a valid proof binds the issued token to the proof's key
 // (cnf.jkt, token_type DPoP); a bad proof is 400 invalid_dpop_proof whatever else the request holds.

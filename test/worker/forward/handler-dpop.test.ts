@@ -2,10 +2,10 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { calculateJwkThumbprint } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { inject } from "vitest";
-import worker from "../../worker/index.ts";
-import { ORDERS_APP, scenario, type Scenario } from "./support/scenario.ts";
-import { dpopKey, proof } from "./support/agent-tokens.ts";
-import type { Echo } from "./support/origin-echo.ts";
+import worker from "../../../worker/index.ts";
+import { ORDERS_APP, scenario, type Scenario } from "../support/scenario.ts";
+import { dpopKey, proof } from "../support/agent-tokens.ts";
+import type { Echo } from "../support/origin-echo.ts";
 
 // Forward mode with DPoP (RFC 9449 §7): the caller's proof is for the broker's URL and carries the
 // hash of the caller's Entra token; it is checked when present (or when the rule requires it) and

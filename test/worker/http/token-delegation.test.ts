@@ -10,7 +10,7 @@ import {
   oauthError,
   scenario,
   type Scenario,
-} from "./support/scenario.ts";
+} from "../support/scenario.ts";
 import {
   actorToken,
   AGENT,
@@ -22,8 +22,8 @@ import {
   ORDERS,
   TOOL,
   TOOL_APP,
-} from "./support/agent-tokens.ts";
-import { captureLog } from "./support/audit-log.ts";
+} from "../support/agent-tokens.ts";
+import { captureLog } from "../support/audit-log.ts";
 
 // Delegation at POST /token (RFC 8693 §2.1 actor_token, §4.1 act): orders (A) calls the agent (B)
 // with T1; the agent exchanges T1 plus its own Entra token for T2 to the inventory, on orders' behalf.
