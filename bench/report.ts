@@ -194,6 +194,10 @@ export function renderTable(r: BenchResult): string {
   cpuRow("exchange handler, fresh token, jose, unlogged", "exchange-fresh-jose", "floor");
   row("exchange handler, jose / hand-written", "", "", "", f2(us("exchange-fresh-jose") / us("exchange-fresh-legacy")));
   cpuRow("exchange, repeated token", "exchange-repeated", "floor");
+  cpuRow("  its stage: read + parse the form (RFC 8693 checks)", "stage-parse", "floor");
+  cpuRow("  its stage: cached verification (SHA-256 + lookup)", "stage-verify-cached", "floor");
+  cpuRow("  its stage: audit line", "stage-audit", "floor");
+  cpuRow("  its stage: JSON response", "stage-response", "floor");
   cpuRow("trivial route through the Worker (framework floor)", "trivial", "floor");
   cpuRow("verify stage alone (all Entra checks)", "verify", "floor");
   cpuRow("hono/jwk middleware verify (signature + exp only)", "hono-jwk", "floor");
