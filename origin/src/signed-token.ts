@@ -12,7 +12,8 @@ import { type BrokerToken, toBrokerToken } from "./token.ts";
 
 /** Broker tokens are ~1 KiB; delegation chains make them grow, but never to this. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+// The signature may be empty so that alg "none" is refused by name below, not as a shape error.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** RFC 9068 §4: the access token media type, short or long form. */
 const ACCESS_TOKEN_TYPES = ["at+jwt", "application/at+jwt"];
 /** Required claims (RFC 9068 §2.2 plus the broker's client_id and scope). */
