@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { BrokerTokenError } from "./errors.ts";
-import type { BrokerTokenOptions } from "./options.ts";
+import type { BrokerAuthOptions } from "./options.ts";
 import type { BrokerToken } from "./token.ts";
 import { createVerifier } from "./verifier.ts";
 
@@ -11,11 +11,15 @@ export interface BrokerAuthVariables {
   brokerToken: BrokerToken;
 }
 
-export function brokerAuth(options: BrokerTokenOptions): MiddlewareHandler<{ Variables: BrokerAuthVariables }> {
+export function brokerAuth(options: BrokerAuthOptions): MiddlewareHandler<{ Variables: BrokerAuthVariables }> {
   const verifier = createVerifier(options); // options are checked here, at start-up
   return async (c, next) => {
     const result = await verifier.verifyAuthorization(c.req.header("authorization"));
-    if (!result.ok) return refusal(verifier.toError(result.error));
+    if (!result.ok) {
+      const error = verifier.toError(result.error);
+      options.onRefusal?.(error);
+      return refusal(error);
+    }
     c.set("brokerToken", result.value);
     await next();
   };

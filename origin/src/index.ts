@@ -10,4 +10,4 @@ export {
   type ProtectedResourceDocument,
 } from "./protected-resource.ts";
 export type { BrokerToken } from "./token.ts";
-export type { BrokerTokenOptions, FetchLike } from "./options.ts";
+export type { BrokerAuthOptions, BrokerTokenOptions, FetchLike } from "./options.ts";

@@ -1,5 +1,5 @@
 import type { BrokerTokenError } from "./errors.ts";
-import type { BrokerTokenOptions } from "./options.ts";
+import type { BrokerAuthOptions } from "./options.ts";
 import type { BrokerToken } from "./token.ts";
 import { createVerifier } from "./verifier.ts";
 
@@ -20,14 +20,18 @@ export interface NodeResponseLike {
 export type NextFunction = (error?: unknown) => void;
 
 export function requireBrokerToken(
-  options: BrokerTokenOptions,
+  options: BrokerAuthOptions,
 ): (req: NodeRequestLike, res: NodeResponseLike, next: NextFunction) => void {
   const verifier = createVerifier(options); // options are checked here, at start-up
   return (req, res, next) => {
     const header = req.headers.authorization;
     verifier.verifyAuthorization(typeof header === "string" ? header : undefined).then(
       (result) => {
-        if (!result.ok) return writeRefusal(res, verifier.toError(result.error));
+        if (!result.ok) {
+          const error = verifier.toError(result.error);
+          options.onRefusal?.(error);
+          return writeRefusal(res, error);
+        }
         req.brokerToken = result.value;
         next();
       },

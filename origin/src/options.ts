@@ -1,3 +1,5 @@
+import type { BrokerTokenError } from "./errors.ts";
+
 // Options are checked once, when a middleware is created (or on the first verifyBrokerToken call
 // with them): a misconfigured origin fails at start-up with a message naming the setting, never
 // by quietly accepting tokens.
@@ -18,6 +20,15 @@ export interface BrokerTokenOptions {
   readonly fetch?: FetchLike;
   /** Milliseconds since the epoch; the system clock by default (tests freeze it). */
   readonly clock?: () => number;
+}
+
+/** The middlewares' options: the verification options plus a hook for the operator's log. */
+export interface BrokerAuthOptions extends BrokerTokenOptions {
+  /**
+   * Called with every refusal before it is answered: `error.code` and `error.message` say exactly
+   * why (the client only sees the fixed description). Must not throw.
+   */
+  readonly onRefusal?: (error: BrokerTokenError) => void;
 }
 
 export interface VerifierConfig {
