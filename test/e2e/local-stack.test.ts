@@ -106,7 +106,7 @@ describe("the orders service (certificate credential)", () => {
     const result = await call(`${stack.origins.deploy.origin}/deployments`, access_token, "POST");
     expect(result.status).toBe(401);
     expect(result.challenge).toMatch(/^Bearer error="invalid_token"/);
-    expect(result.body.error_description).toBe(`token is for "${stack.origins.inventory.origin}", not for this origin`);
+    expect(result.body.error_description).toBe("The token is for another audience");
   });
 
   it("is refused a token for an origin it has no grant for (invalid_target)", async () => {
@@ -215,13 +215,43 @@ describe("the sample origin", () => {
       .setJti(crypto.randomUUID())
       .sign(await importJWK(active as never, "ES256"));
     const result = await call(`${stack.origins.inventory.origin}/items`, expired);
-    expect(result).toMatchObject({ status: 401, body: { error: "invalid_token", error_description: "token expired" } });
+    expect(result).toMatchObject({
+      status: 401,
+      body: { error: "invalid_token", error_description: "The token expired" },
+    });
   });
 
-  it("refuses a request without a token", async () => {
-    const response = await fetch(`${stack.origins.inventory.origin}/items`);
+  it("refuses a request without a token, pointing at its RFC 9728 metadata (no error code, RFC 6750 §3.1)", async () => {
+    const { origin } = stack.origins.inventory;
+    const response = await fetch(`${origin}/items`);
     expect(response.status).toBe(401);
-    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer error="invalid_token"/);
+    expect(response.headers.get("www-authenticate")).toBe(
+      `Bearer scope="inventory.read", resource_metadata="${origin}/.well-known/oauth-protected-resource"`,
+    );
+  });
+
+  it("names the broker in its protected resource metadata, and the signer exchanges for it from that alone", async () => {
+    const { origin } = stack.origins.inventory;
+    const metadata = (await (await fetch(`${origin}/.well-known/oauth-protected-resource`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(metadata).toMatchObject({ resource: origin, authorization_servers: [stack.broker.origin] });
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [
+        join(REPO, "signer/bin/broker-signer.ts"),
+        "exchange",
+        "--for-origin",
+        origin,
+        "--config",
+        stack.signers.orders.configFile,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    const token = cli.stdout.trim();
+    expect(decodeJwt(token).aud).toBe(origin);
+    expect((await call(`${origin}/items`, token)).status).toBe(200);
   });
 });
 
