@@ -9,6 +9,7 @@ import { SignerError } from "../../signer/errors.ts";
 import { BROKER_SCOPE, IDENTITIES } from "../../dev/sample.ts";
 import { groupAlive } from "../../dev/processes.ts";
 import { startStack, type Stack } from "../../dev/stack.ts";
+import { pythonExampleFile } from "../origin/support/docs-example.ts";
 
 // The real flow, end to end, with every part a separate process on loopback: the Entra ID emulator
 // over HTTPS, the broker under wrangler dev (workerd), a signer daemon per sample identity, the
@@ -154,6 +155,24 @@ describe("the orders service (certificate credential)", () => {
     );
     expect(wrongAudience.status).toBe(1);
     expect(wrongAudience.stderr).toMatch(/InvalidAudienceError/);
+  });
+
+  it("presents a token that the PyJWT example of docs/origin-kit.md accepts for its route", async () => {
+    const { inventory } = stack.origins;
+    const { access_token } = await stack.signers.orders.client.exchange(inventory.origin, "inventory.read");
+    const run = (audience: string, scope: string) =>
+      spawnSync("/usr/bin/python3", [pythonExampleFile(), stack.broker.origin, audience, scope], {
+        input: access_token,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+    const accepted = run(inventory.origin, "inventory.read");
+    expect(accepted.status, accepted.stderr).toBe(0);
+    expect(JSON.parse(accepted.stdout)).toMatchObject({ client_id: IDENTITIES.orders.appId, aud: inventory.origin });
+    const otherOrigin = run(stack.origins.deploy.origin, "inventory.read");
+    expect(otherOrigin.stderr).toMatch(/^InvalidAudienceError/);
+    const otherScope = run(inventory.origin, "inventory.search");
+    expect(otherScope.stderr).toMatch(/^InsufficientScope: missing scope inventory.search/);
   });
 });
 

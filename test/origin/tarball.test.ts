@@ -3,12 +3,11 @@
 // on node:http, against a broker stand-in reached over real HTTP.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLIENT_ID, type StandInBroker, standInBroker } from "./support/stand-in-broker.ts";
+import { CLIENT_ID, type StandInBroker } from "./support/stand-in-broker.ts";
+import { standInBrokerOverHttp } from "./support/stand-in-broker-http.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const NODE20 = "/usr/bin/node";
@@ -38,7 +37,7 @@ server.listen(0, "127.0.0.1", () => {
 `;
 
 let project: string;
-let brokerServer: Server;
+let stub: Awaited<ReturnType<typeof standInBrokerOverHttp>> | undefined;
 let broker: StandInBroker;
 let child: ChildProcess | undefined;
 
@@ -56,20 +55,13 @@ beforeAll(async () => {
   writeFileSync(join(project, "server.mjs"), SERVER);
 
   // The broker's metadata and JWKS over real HTTP on loopback.
-  let handler: (url: string) => Promise<Response> = async () => new Response(null, { status: 503 });
-  brokerServer = createServer((req, res) => {
-    void handler(req.url ?? "/").then(async (response) => {
-      res.writeHead(response.status, Object.fromEntries(response.headers)).end(await response.text());
-    });
-  });
-  await new Promise<void>((done) => brokerServer.listen(0, "127.0.0.1", done));
-  broker = await standInBroker(`http://127.0.0.1:${(brokerServer.address() as AddressInfo).port}`);
-  handler = (path) => broker.fetch(`${broker.issuer}${path}`, { redirect: "manual" });
+  stub = await standInBrokerOverHttp();
+  broker = stub.broker;
 }, 180_000);
 
 afterAll(async () => {
   child?.kill("SIGTERM");
-  await new Promise((done) => brokerServer?.close(done));
+  await stub?.close();
   if (project) rmSync(project, { recursive: true, force: true });
 });
 
