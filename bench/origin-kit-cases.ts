@@ -19,8 +19,8 @@ export interface OriginKitSetup {
 }
 
 export interface OriginKitBench {
-  /** Per-operation wall times in microseconds for one batch. */
-  run(name: OriginKitCase, n: number, offset: number): Promise<number[]>;
+  /** Runs a batch; returns per-operation wall times in µs (where the clock resolves them: Node), or none. */
+  run(name: OriginKitCase, n: number, offset: number, timed?: boolean): Promise<number[]>;
 }
 
 export async function prepareOriginKitBench(setup: OriginKitSetup): Promise<OriginKitBench> {
@@ -51,12 +51,16 @@ export async function prepareOriginKitBench(setup: OriginKitSetup): Promise<Orig
   // Untimed warm-up: key discovery and import, JIT; uses tokens 0-19, which `first` skips.
   for (const run of Object.values(cases)) for (let i = 0; i < 20; i++) await run(i);
   return {
-    async run(name, n, offset) {
+    async run(name, n, offset, timed = true) {
       const run = cases[name];
       if (name === "first" && offset + n > setup.tokens.length) {
         throw new Error(`first needs ${offset + n} distinct tokens, have ${setup.tokens.length}`);
       }
       const samples: number[] = [];
+      if (!timed) {
+        for (let i = 0; i < n; i++) await run(offset + i);
+        return samples;
+      }
       for (let i = 0; i < n; i++) {
         const start = performance.now();
         await run(offset + i);

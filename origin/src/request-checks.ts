@@ -15,14 +15,12 @@ export function checkLifetime(token: BrokerToken, now: number): Result<BrokerTok
 }
 
 export function checkScopes(token: BrokerToken, required: readonly string[]): Result<BrokerToken, Failure> {
+  if (required.every((scope) => token.scopes.includes(scope))) return ok(token);
   const missing = required.filter((scope) => !token.scopes.includes(scope));
-  if (missing.length > 0) {
-    return err(
-      failure("scope_insufficient", {
-        requiredScopes: required,
-        detail: `missing ${missing.join(" ")}; the token has ${token.scopes.join(" ")}`,
-      }),
-    );
-  }
-  return ok(token);
+  return err(
+    failure("scope_insufficient", {
+      requiredScopes: required,
+      detail: `missing ${missing.join(" ")}; the token has ${token.scopes.join(" ")}`,
+    }),
+  );
 }

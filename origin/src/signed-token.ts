@@ -1,4 +1,11 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import {
+  type CompactJWSHeaderParameters,
+  errors,
+  type FlattenedJWSInput,
+  type JWSHeaderParameters,
+  jwtVerify,
+  type JWTPayload,
+} from "jose";
 import type { BrokerKeys } from "./broker-keys.ts";
 import { BROKER_ALGORITHMS } from "./discovery.ts";
 import { failure, type Failure } from "./failure.ts";
@@ -7,7 +14,7 @@ import { err, ok, type Result } from "./result.ts";
 import { type BrokerToken, toBrokerToken } from "./token.ts";
 
 // Everything a token's signature establishes, in order, each stage failing with its own reason:
-// shape → header (alg, typ, kid) → key → signature + iss/exp/nbf (jose) → iat, aud → typed claims.
+// size → shape → header (alg, typ, kid) → key → signature + iss/exp/nbf (jose) → iat, aud → typed claims.
 // The result depends only on the token and the broker's keys, so it is what the cache may keep.
 
 /** Broker tokens are ~1 KiB; delegation chains make them grow, but never to this. */
@@ -24,22 +31,22 @@ export interface TokenHeader {
   readonly kid: string;
 }
 
-export function readHeader(jwt: string): Result<TokenHeader, Failure> {
+/** Before anything else, hashing included: absurd input costs nothing. */
+export function checkShape(jwt: string): Result<string, Failure> {
   if (jwt.length > MAX_TOKEN_LENGTH) {
     return err(
       failure("token_malformed", { detail: `token is ${jwt.length} characters; at most ${MAX_TOKEN_LENGTH}` }),
     );
   }
-  if (!COMPACT_JWS.test(jwt))
+  if (!COMPACT_JWS.test(jwt)) {
     return err(failure("token_malformed", { detail: "not a compact JWS (three base64url parts)" }));
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(jwt) as Record<string, unknown>;
-  } catch {
-    return err(failure("token_malformed", { detail: "the header is not a base64url JSON object" }));
   }
-  const { alg, typ, kid } = header;
-  // Before any key is looked up: alg "none", HS256 keyed with the public JWKS, RS256 from Entra.
+  return ok(jwt);
+}
+
+/** The header as jose hands it over, after its own alg allow-list and crit checks. */
+export function checkHeader(header: JWSHeaderParameters): Result<TokenHeader, Failure> {
+  const { alg, typ, kid } = header as Record<string, unknown>;
   if (typeof alg !== "string" || !BROKER_ALGORITHMS.includes(alg)) {
     return err(failure("alg_not_allowed", { detail: `alg ${JSON.stringify(alg)}` }));
   }
@@ -52,29 +59,46 @@ export function readHeader(jwt: string): Result<TokenHeader, Failure> {
   return ok({ alg, kid });
 }
 
+/** Thrown from jose's key callback to stop verification with one of our failures. */
+class Refused extends Error {
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    super(failure.reason);
+    this.failure = failure;
+  }
+}
+
 export async function verifySignedToken(
   jwt: string,
-  header: TokenHeader,
   config: VerifierConfig,
   keys: BrokerKeys,
   now: number,
 ): Promise<Result<BrokerToken, Failure>> {
-  const keySet = await keys.keySetFor(header.kid, now);
-  if (!keySet.ok) return keySet;
-  if (!keySet.value.algorithms.includes(header.alg)) {
-    return err(failure("alg_not_allowed", { detail: `the broker's metadata does not list alg ${header.alg}` }));
-  }
+  // jose parses the header once, refuses any alg outside the list (none, HS*, RS*) and unknown
+  // crit before it asks for a key; the header checks and the key lookup happen in that callback.
+  const resolveKey = async (protectedHeader: CompactJWSHeaderParameters, token: FlattenedJWSInput) => {
+    const header = checkHeader(protectedHeader);
+    if (!header.ok) throw new Refused(header.error);
+    const keySet = await keys.keySetFor(header.value.kid, now);
+    if (!keySet.ok) throw new Refused(keySet.error);
+    if (!keySet.value.algorithms.includes(header.value.alg)) {
+      throw new Refused(
+        failure("alg_not_allowed", { detail: `the broker's metadata does not list alg ${header.value.alg}` }),
+      );
+    }
+    return keySet.value.getKey(protectedHeader, token);
+  };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(jwt, keySet.value.getKey, {
-      algorithms: [...keySet.value.algorithms],
+    ({ payload } = await jwtVerify(jwt, resolveKey, {
+      algorithms: [...BROKER_ALGORITHMS],
       issuer: config.issuer,
       requiredClaims: REQUIRED_CLAIMS,
       clockTolerance: config.clockSkewSeconds,
       currentDate: new Date(now),
     }));
   } catch (e) {
-    return err(joseFailure(e));
+    return err(e instanceof Refused ? e.failure : joseFailure(e));
   }
   const nowSeconds = Math.floor(now / 1000);
   // jose checks iat only with maxTokenAge; a token issued in the future is not valid yet.

@@ -1,4 +1,4 @@
-import { base64url } from "jose";
+import { sha256Key } from "./sha256.ts";
 import type { BrokerToken } from "./token.ts";
 
 // Tokens already verified, keyed by the SHA-256 of the token: a token used for many requests costs
@@ -37,8 +37,6 @@ export function createVerifiedTokens(maxEntries = MAX_VERIFIED_TOKENS): Verified
   };
 }
 
-const encoder = new TextEncoder();
-
-export async function tokenCacheKey(jwt: string): Promise<string> {
-  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(jwt))));
+export function tokenCacheKey(jwt: string): string {
+  return sha256Key(jwt);
 }

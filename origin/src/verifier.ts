@@ -2,14 +2,14 @@ import { BrokerTokenError } from "./errors.ts";
 import { failure, type Failure } from "./failure.ts";
 import { type BrokerTokenOptions, parseOptions, type VerifierConfig } from "./options.ts";
 import { checkLifetime, checkScopes } from "./request-checks.ts";
-import { err, ok, type Result } from "./result.ts";
-import { readHeader, verifySignedToken } from "./signed-token.ts";
+import { err, type Result } from "./result.ts";
+import { checkShape, verifySignedToken } from "./signed-token.ts";
 import { stateFor, type VerifierState } from "./state.ts";
 import type { BrokerToken } from "./token.ts";
 import { tokenCacheKey } from "./verified-tokens.ts";
 
 // The verification pipeline, shared by verifyBrokerToken and both middlewares. Two halves:
-//   per token (cached by hash):  header → key → signature and claims → BrokerToken
+//   per token (cached by SHA-256): header → key → signature and claims → BrokerToken
 //   per request (always):        lifetime → scopes
 // New checks slot in as one more stage in the half they belong to.
 
@@ -43,26 +43,37 @@ export function createVerifier(options: BrokerTokenOptions): Verifier {
   };
 }
 
-async function verifyToken(
+function verifyToken(
   jwt: string,
   config: VerifierConfig,
   state: VerifierState,
   now: number,
 ): Promise<Result<BrokerToken, Failure>> {
-  if (typeof jwt !== "string" || jwt.length === 0) return err(failure("token_missing"));
-  const header = readHeader(jwt);
-  if (!header.ok) return header;
-  const cacheKey = await tokenCacheKey(jwt);
-  let token = state.verified.get(cacheKey);
-  if (!token) {
-    const verified = await verifySignedToken(jwt, header.value, config, state.keys, now);
-    if (!verified.ok) return verified;
-    token = verified.value;
-    state.verified.set(cacheKey, token);
-  }
+  if (typeof jwt !== "string" || jwt.length === 0) return Promise.resolve(err(failure("token_missing")));
+  const shaped = checkShape(jwt);
+  if (!shaped.ok) return Promise.resolve(shaped);
+  const cacheKey = tokenCacheKey(jwt);
+  const cached = state.verified.get(cacheKey);
+  // A cache hit stays synchronous up to here: a hash and a lookup, no signature, no await.
+  if (cached) return Promise.resolve(checkRequest(cached, config, now));
+  return verifyFresh(jwt, cacheKey, config, state, now);
+}
+
+async function verifyFresh(
+  jwt: string,
+  cacheKey: string,
+  config: VerifierConfig,
+  state: VerifierState,
+  now: number,
+): Promise<Result<BrokerToken, Failure>> {
+  const verified = await verifySignedToken(jwt, config, state.keys, now);
+  if (!verified.ok) return verified;
+  state.verified.set(cacheKey, verified.value);
+  return checkRequest(verified.value, config, now);
+}
+
+function checkRequest(token: BrokerToken, config: VerifierConfig, now: number): Result<BrokerToken, Failure> {
   const alive = checkLifetime(token, now);
   if (!alive.ok) return alive;
-  const scoped = checkScopes(token, config.scopes);
-  if (!scoped.ok) return scoped;
-  return ok(token);
+  return checkScopes(token, config.scopes);
 }

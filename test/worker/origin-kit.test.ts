@@ -8,6 +8,7 @@ import {
   protectedResourceMetadata,
   verifyBrokerToken,
 } from "../../origin/src/index.ts";
+import { sha256Hex } from "../../origin/src/sha256.ts";
 import type { Env } from "../../worker/config.ts";
 import { ADVERSARIAL_CASES } from "../origin/support/adversarial-table.ts";
 import { standInBroker } from "../origin/support/stand-in-broker.ts";
@@ -114,6 +115,16 @@ describe("the origin kit with tokens from the broker (workerd)", () => {
 
     const metadata = await app.request("/.well-known/oauth-protected-resource");
     expect(await metadata.json()).toMatchObject({ resource: INVENTORY, authorization_servers: [ISSUER] });
+  });
+});
+
+describe("the verified-token cache key on Workers", () => {
+  it("is the SHA-256 Workers' native digest computes", async () => {
+    for (const input of ["", "abc", "a".repeat(55), "a".repeat(56), "a".repeat(64), await scenario().token(), "ü€😀"]) {
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input)));
+      expect(sha256Hex(input)).toBe([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    }
+    expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 });
 
