@@ -41,9 +41,14 @@ describe("npm run bench (quick smoke run)", () => {
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
-    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"])
+    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle", "6. origin kit"])
       expect(table).toContain(section);
-    expect(targets(r)).toHaveLength(9);
-    expect(renderTargets(r).split("\n")).toHaveLength(9);
+    for (const runtime of [r.originKit.node, r.originKit.workerd])
+      for (const timing of [runtime.floor, runtime.first, runtime.repeated]) {
+        expect(timing.costUs).toBeGreaterThan(0);
+        expect(timing.p99Us).toBeGreaterThanOrEqual(timing.p50Us);
+      }
+    expect(targets(r)).toHaveLength(13);
+    expect(renderTargets(r).split("\n")).toHaveLength(13);
   });
 });

@@ -1,4 +1,5 @@
 import type { BenchResult } from "./harness.ts";
+import { originKitRows, originKitTargets } from "./origin-kit.ts";
 
 // The table `npm run bench` prints and the targets of issue 8, judged from one result.
 
@@ -42,6 +43,7 @@ export function targets(r: BenchResult): Target[] {
       64,
       " MiB",
     ),
+    ...originKitTargets(r.originKit).map((k) => t(k.name, k.value, k.op, k.limit)),
   ];
 }
 
@@ -134,6 +136,8 @@ export function renderTable(r: BenchResult): string {
 
   row("5. bundle (wrangler deploy --dry-run)", "KiB", "gzip KiB", "", "");
   row("worker/index.ts bundle", f1(r.bundle.bytes / 1024), f1(r.bundle.gzipBytes / 1024), "", "");
+
+  for (const cells of originKitRows(r.originKit)) row(...cells);
 
   // Section rows (their label starts with a digit) in bold; markdown alignment: text left, figures right.
   const all = [

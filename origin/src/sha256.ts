@@ -3,7 +3,7 @@
 // ~1 KiB token in a few µs on Node and in workerd alike (as fast as workerd's native digest there).
 // test/origin/sha256.test.ts and test/worker/origin-kit.test.ts check it against crypto.subtle.digest.
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
   0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
   0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
@@ -13,8 +13,12 @@ const K = new Uint32Array([
   0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
   0xc67178f2,
 ]);
-const W = new Uint32Array(64);
-const H = new Uint32Array(8);
+const H0 = new Int32Array([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+// Int32Array, not Uint32Array: reads stay small integers (a uint32 above 2^31 would be a heap number).
+const W = new Int32Array(64);
+const H = new Int32Array(8);
 const encoder = new TextEncoder();
 /** Reused between calls (hashing is synchronous): no allocation per token but the hex string. */
 let block = new Uint8Array(4096);
@@ -33,7 +37,7 @@ export function sha256Key(input: string): string {
   block[total - 3] = bits >>> 16;
   block[total - 2] = bits >>> 8;
   block[total - 1] = bits;
-  H.set([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  H.set(H0);
   for (let offset = 0; offset < total; offset += 64) {
     for (let t = 0; t < 16; t++) {
       const j = offset + t * 4;
