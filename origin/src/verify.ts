@@ -1,4 +1,3 @@
-import type { BrokerTokenError } from "./errors.ts";
 import type { BrokerTokenOptions } from "./options.ts";
 import type { BrokerToken } from "./token.ts";
 import { createVerifier, type Verifier } from "./verifier.ts";
@@ -9,7 +8,7 @@ const verifiers = new WeakMap<BrokerTokenOptions, Verifier>();
 
 /**
  * Verifies a broker token for this origin and returns what it says.
- * @throws {BrokerTokenError} with `code`, `status` and `wwwAuthenticate` on any refusal.
+ * @throws {import("./errors.ts").BrokerTokenError} with `code`, `status` and `wwwAuthenticate` on any refusal.
  * @throws {TypeError} when the options themselves are wrong (a configuration bug).
  */
 export async function verifyBrokerToken(jwt: string, options: BrokerTokenOptions): Promise<BrokerToken> {
@@ -19,6 +18,6 @@ export async function verifyBrokerToken(jwt: string, options: BrokerTokenOptions
     verifiers.set(options, verifier);
   }
   const result = await verifier.verify(jwt);
-  if (!result.ok) throw verifier.toError(result.error) satisfies BrokerTokenError;
+  if (!result.ok) throw verifier.toError(result.error);
   return result.value;
 }
