@@ -61,6 +61,26 @@ describe("the origin kit with tokens from the broker (workerd)", () => {
     expect(verified.clientId).toBe(ORDERS_APP);
   });
 
+  it("follows the broker's key rotation between requests without a refetch (the next key is published ahead)", async () => {
+    const s = scenario();
+    let env: Partial<Env> = {};
+    let fetches = 0;
+    const fetcher = (input: string, init: RequestInit) => {
+      fetches++;
+      return s.fetch(new Request(input, init), env);
+    };
+    const options = { issuer: ISSUER, audience: INVENTORY, scopes: ["inventory.read"], fetch: fetcher };
+    const before = await mintedToken(s);
+    await verifyBrokerToken(before, options);
+    expect(fetches).toBe(2); // metadata + JWKS
+    // The broker now signs with its next key (Ed25519), which its JWKS already listed.
+    env = { BROKER_SIGNING_KEYS: inject("brokerSigningKeysEd25519") };
+    const after = await mintedToken(s, {}, env);
+    await expect(verifyBrokerToken(after, options)).resolves.toMatchObject({ clientId: ORDERS_APP });
+    await expect(verifyBrokerToken(before, options)).resolves.toMatchObject({ clientId: ORDERS_APP });
+    expect(fetches).toBe(2);
+  });
+
   it("refuses the broker's token for another origin", async () => {
     const s = scenario();
     const entra = await s.token({ claims: { roles: ["Deploy.Write"] } });
