@@ -42,7 +42,7 @@ export interface OriginKitPlan {
   readonly requests: number;
 }
 
-export const ORIGIN_KIT_FULL: OriginKitPlan = { rounds: 5, batch: 400, requests: 100 };
+export const ORIGIN_KIT_FULL: OriginKitPlan = { rounds: 9, batch: 400, requests: 100 };
 export const ORIGIN_KIT_QUICK: OriginKitPlan = { rounds: 1, batch: 10, requests: 5 };
 
 const ISSUER = "https://broker.bench.example";

@@ -39,8 +39,11 @@ export interface KeySet {
 }
 
 export interface BrokerKeys {
-  /** The key set to verify a token whose header names `kid`, refreshing per the policy above. */
-  keySetFor(kid: string, now: number): Promise<Result<KeySet, Failure>>;
+  /**
+   * The key set to verify a token whose header names `kid`, refreshing per the policy above. When
+   * the cached set is fresh and holds the kid (nearly every request), the answer is immediate.
+   */
+  keySetFor(kid: string, now: number): Result<KeySet, Failure> | Promise<Result<KeySet, Failure>>;
   /** Fetches started (metadata and keys) since creation: tests and benches count them. */
   fetchCount(): number;
 }
@@ -117,24 +120,29 @@ export function createBrokerKeys(issuer: string, fetcher: FetchLike): BrokerKeys
 
   return {
     fetchCount: () => fetches,
-    async keySetFor(kid, now) {
-      const backingOff = now - lastFailureAt < FAILURE_BACKOFF_MS;
-      const stale = !keys || now - keys.fetchedAt >= JWKS_FRESH_MS;
-      if (stale && !backingOff) await refresh(now);
-      else if (inflight) await settlesWithin(inflight.done, SHARED_FETCH_WAIT_MS);
-
-      // A kid we have not seen may be a freshly rotated key, but only one refetch per cooldown.
-      if (keys && !keys.kids.has(kid) && now - lastAttemptAt >= UNKNOWN_KID_COOLDOWN_MS && !backingOff) {
-        await refresh(now);
-      }
-      const current = keys;
-      if (!current || now - current.fetchedAt >= STALE_IF_ERROR_MS) return err(lastProblem);
-      if (!current.kids.has(kid)) {
-        return err(failure("key_not_found", { detail: `kid ${JSON.stringify(kid)} is not in the broker's JWKS` }));
-      }
-      return ok(current);
+    keySetFor(kid, now) {
+      if (keys && !inflight && keys.kids.has(kid) && now - keys.fetchedAt < JWKS_FRESH_MS) return ok(keys);
+      return keySetAfterRefresh(kid, now);
     },
   };
+
+  async function keySetAfterRefresh(kid: string, now: number): Promise<Result<KeySet, Failure>> {
+    const backingOff = now - lastFailureAt < FAILURE_BACKOFF_MS;
+    const stale = !keys || now - keys.fetchedAt >= JWKS_FRESH_MS;
+    if (stale && !backingOff) await refresh(now);
+    else if (inflight) await settlesWithin(inflight.done, SHARED_FETCH_WAIT_MS);
+
+    // A kid we have not seen may be a freshly rotated key, but only one refetch per cooldown.
+    if (keys && !keys.kids.has(kid) && now - lastAttemptAt >= UNKNOWN_KID_COOLDOWN_MS && !backingOff) {
+      await refresh(now);
+    }
+    const current = keys;
+    if (!current || now - current.fetchedAt >= STALE_IF_ERROR_MS) return err(lastProblem);
+    if (!current.kids.has(kid)) {
+      return err(failure("key_not_found", { detail: `kid ${JSON.stringify(kid)} is not in the broker's JWKS` }));
+    }
+    return ok(current);
+  }
 }
 
 /** Keeps the keys the broker can have signed with; odd entries are skipped, not fatal. */
