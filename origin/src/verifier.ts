@@ -3,13 +3,13 @@ import { failure, type Failure } from "./failure.ts";
 import { type BrokerTokenOptions, parseOptions, type VerifierConfig } from "./options.ts";
 import { checkLifetime, checkScopes } from "./request-checks.ts";
 import { err, type Result } from "./result.ts";
-import { checkShape, verifySignedToken } from "./signed-token.ts";
+import { checkShape, checkSize, verifySignedToken } from "./signed-token.ts";
 import { stateFor, type VerifierState } from "./state.ts";
 import type { BrokerToken } from "./token.ts";
 import { tokenCacheKey } from "./verified-tokens.ts";
 
 // The verification pipeline, shared by verifyBrokerToken and both middlewares. Two halves:
-//   per token (cached by SHA-256): header → key → signature and claims → BrokerToken
+//   per token (cached by SHA-256): shape → header → key → signature and claims → BrokerToken
 //   per request (always):        lifetime → scopes
 // New checks slot in as one more stage in the half they belong to.
 
@@ -50,8 +50,8 @@ function verifyToken(
   now: number,
 ): Promise<Result<BrokerToken, Failure>> {
   if (typeof jwt !== "string" || jwt.length === 0) return Promise.resolve(err(failure("token_missing")));
-  const shaped = checkShape(jwt);
-  if (!shaped.ok) return Promise.resolve(shaped);
+  const sized = checkSize(jwt);
+  if (!sized.ok) return Promise.resolve(sized);
   const cacheKey = tokenCacheKey(jwt);
   const cached = state.verified.get(cacheKey);
   // A cache hit stays synchronous up to here: a hash and a lookup, no signature, no await.
@@ -66,6 +66,8 @@ async function verifyFresh(
   state: VerifierState,
   now: number,
 ): Promise<Result<BrokerToken, Failure>> {
+  const shaped = checkShape(jwt);
+  if (!shaped.ok) return shaped;
   const verified = await verifySignedToken(jwt, config, state.keys, now);
   if (!verified.ok) return verified;
   state.verified.set(cacheKey, verified.value);
