@@ -1,6 +1,6 @@
 // `broker-signer exchange --for-origin`: the signer reads the origin's RFC 9728 metadata (served
 // here by the origin kit itself) and exchanges for the resource it names, at its own broker only.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Emulator } from "../../emulator/index.ts";
@@ -22,14 +22,12 @@ import {
 
 const servers: Server[] = [];
 
-/** An origin on loopback that serves `document` (or the kit's metadata for `issuer`) at the well-known path. */
-async function origin(serve: (origin: string) => (req: never, res: never, next: () => void) => void): Promise<string> {
-  let handler: (req: never, res: never, next: () => void) => void = () => {};
-  const server = createServer((req, res) =>
-    handler(req as never, res as never, () => {
-      res.writeHead(404).end();
-    }),
-  );
+type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/** An origin on loopback; `serve` gets its URL and returns what answers its requests. */
+async function origin(serve: (self: string) => Handler): Promise<string> {
+  let handler: Handler = () => {};
+  const server = createServer((req, res) => handler(req, res, () => res.writeHead(404).end()));
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -37,13 +35,10 @@ async function origin(serve: (origin: string) => (req: never, res: never, next: 
   return url;
 }
 
-const kitOrigin = (issuer: string) => origin((url) => protectedResourceMetadata({ resource: url, issuer }) as never);
-const rawOrigin = (body: (url: string) => string, status = 200) =>
-  origin(
-    () =>
-      ((_req: never, res: { writeHead(s: number): { end(b: string): void } }) =>
-        res.writeHead(status).end(body(""))) as never,
-  );
+/** An origin whose metadata is served by the origin kit, naming `issuer` as its broker. */
+const kitOrigin = (issuer: string) => origin((self) => protectedResourceMetadata({ resource: self, issuer }));
+/** An origin that answers every request with `body` and `status`. */
+const rawOrigin = (body: string, status = 200) => origin(() => (_req, res) => res.writeHead(status).end(body));
 
 let dir: string;
 let emu: Emulator;
@@ -54,7 +49,6 @@ beforeAll(async () => {
   dir = tempDir();
   const cert = await certOnDisk(dir, "orders");
   emu = await startEntra(tenantFile({ certificates: [cert.certPem] }), `${dir}/emu`);
-  env = {};
   broker = await startBrokerDouble({ allowedResources: [], expectedAudience: BROKER_APP });
   env = signerEnv(emu, {
     BROKER_SIGNER_KEY_FILE: cert.keyFile,
@@ -88,7 +82,7 @@ describe("resourceForOrigin", () => {
   });
 
   it("refuses metadata that names another resource (RFC 9728 §3.3)", async () => {
-    const url = await rawOrigin(() =>
+    const url = await rawOrigin(
       JSON.stringify({ resource: "https://payments.example.com", authorization_servers: [broker.url] }),
     );
     const error = await rejectedSignerError(resourceForOrigin(http, url, broker.url));
@@ -97,7 +91,7 @@ describe("resourceForOrigin", () => {
   });
 
   it("says when the origin publishes no metadata", async () => {
-    const url = await rawOrigin(() => "not found", 404);
+    const url = await rawOrigin("not found", 404);
     const error = await rejectedSignerError(resourceForOrigin(http, url, broker.url));
     expect(error.code).toBe("ERR_NETWORK");
     expect(error.message).toMatch(
