@@ -36,6 +36,8 @@ export default defineConfig({
             "test/signer/**/*.test.ts",
             "test/origin/**/*.test.ts",
             "test/e2e/**/*.test.ts",
+            "test/dev/**/*.test.ts",
+            "test/tools/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
             "bench/**/*.test.ts",
           ],
