@@ -50,7 +50,8 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
         issuer: options.brokerIssuer,
         audience: origin,
         scopes: [scope],
-        onRefusal: (error) => log(`[${options.name}] ${error.status} ${route}: ${error.code}: ${error.message}`),
+        onRefusal: (error) =>
+          log(`[${options.name}] ${error.status} ${route}: ${error.code}${error.detail ? ` (${error.detail})` : ""}`),
       }),
     );
   }

@@ -32,6 +32,8 @@ export class BrokerTokenError extends Error {
   readonly retryAfter: number | undefined;
   /** The claim at fault, for claim_missing / claim_invalid. */
   readonly claim: string | undefined;
+  /** What exactly was wrong (may quote the token's claims): for the operator's log, never the client. */
+  readonly detail: string | undefined;
 
   constructor(failure: Failure, challenge: Challenge) {
     const wire = wireFor(failure.reason);
@@ -41,6 +43,7 @@ export class BrokerTokenError extends Error {
     this.error = wire.error;
     this.description = wire.description;
     this.claim = failure.claim;
+    this.detail = failure.detail;
     this.retryAfter = wire.status === 503 ? KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS : undefined;
     this.wwwAuthenticate = bearerChallenge(wire, challenge);
   }

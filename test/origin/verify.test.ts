@@ -112,6 +112,7 @@ describe("BrokerTokenError", () => {
     const token = await broker.token({ claims: { aud: OTHER_AUDIENCE }, now: clock.seconds() });
     const error = (await refusal(verifyBrokerToken(token, kitOptions(broker, clock)))) as unknown as BrokerTokenError;
     expect(error.message).toContain(OTHER_AUDIENCE);
+    expect(error.detail).toBe(`aud "${OTHER_AUDIENCE}", this origin is ${AUDIENCE}`);
     expect(error.wwwAuthenticate).not.toContain(OTHER_AUDIENCE);
     expect(error.toJSON()).toEqual({ error: "invalid_token", error_description: "The token is for another audience" });
   });
