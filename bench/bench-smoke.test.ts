@@ -33,6 +33,8 @@ describe("npm run bench (quick smoke run)", () => {
         "decide-10000",
         "exchange-fresh",
         "exchange-fresh-unlogged",
+        "exchange-fresh-jose",
+        "exchange-fresh-legacy",
         "exchange-repeated",
         "floor",
         "hono-jwk",
@@ -65,7 +67,7 @@ describe("npm run bench (quick smoke run)", () => {
         expect(timing.costUs).toBeGreaterThan(0);
         expect(timing.p99Us).toBeGreaterThanOrEqual(timing.p50Us);
       }
-    expect(targets(r)).toHaveLength(15);
-    expect(renderTargets(r).split("\n")).toHaveLength(15);
+    expect(targets(r)).toHaveLength(16);
+    expect(renderTargets(r).split("\n")).toHaveLength(16);
   });
 });
