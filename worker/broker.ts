@@ -12,7 +12,7 @@ import { createVerifiedCallers, type VerifiedCallers } from "./verified-callers.
 export interface Broker {
   readonly config: Config;
   readonly callers: VerifiedCallers;
-  /** Forward mode's minted downstream tokens, reused while they have life left. */
+  /** Minted downstream tokens, reused by POST /token and forward mode while they have life left. */
   readonly mintedTokens: MintedTokens;
   /** DPoP proofs seen by this isolate, at /token and in forward mode (RFC 9449 §11.1). */
   readonly dpopProofs: DpopReplayCache;

@@ -5,7 +5,8 @@ import type { SigningKeys } from "../signing-keys.ts";
 import { BoundedLru } from "../lru.ts";
 
 // Downstream tokens are reused across requests of the same caller to the same origin with the
-// same scopes, so forwarding signs once per token lifetime rather than once per request.
+// same scopes, so the broker signs once per token lifetime rather than once per request (POST /token
+// and forward mode alike).
 // Keyed by the hash of the caller's Entra token (one caller, one token) + the grant; concurrent
 // misses for one key share a single signature.
 
@@ -28,6 +29,8 @@ export interface MintRequest {
   readonly grant: Grant;
   readonly ttlSeconds: number;
   readonly now: number;
+  /** RFC 9449: the key the token is bound to; part of the reuse key. */
+  readonly jkt?: string;
 }
 
 export interface MintedToken {
@@ -47,9 +50,14 @@ export function createMintedTokens(keys: SigningKeys): MintedTokens {
     async get(callerTokenHash, request) {
       const { grant, now } = request;
       // The rule and roles are part of the key: a token is reused only for the exact same grant.
-      const key = [callerTokenHash, grant.resource, grant.rule, grant.scopes.join(" "), grant.roles.join(" ")].join(
-        "\n",
-      );
+      const key = [
+        callerTokenHash,
+        grant.resource,
+        grant.rule,
+        grant.scopes.join(" "),
+        grant.roles.join(" "),
+        request.jkt ?? "",
+      ].join("\n");
       const cached = cache.get(key);
       if (cached && reusable(cached, now)) return { issued: cached, reused: true };
       if (cached) cache.delete(key);

@@ -37,6 +37,7 @@ export async function tokenExchange(
     const delegated = await delegate({ ...exchange, actorToken: exchange.actorToken }, jkt, broker, now, keepAlive);
     if (!delegated.ok) return deny(delegated.error.failure, now, delegated.error.fields);
     const { actor, grant, ttlSeconds, fields } = delegated.value;
+    // Minted afresh each time: a delegated token answers one request of someone else's work.
     const issued = await mint(
       {
         issuer: config.issuer,
@@ -49,14 +50,15 @@ export async function tokenExchange(
       },
       config.signingKeys,
     );
-    return granted(issued, exchange, { ...fields, roles: grant.roles, ...(jkt && { dpop_jkt: jkt }) }, jkt, now);
+    const granted = { ...fields, roles: grant.roles, ...(jkt && { dpop_jkt: jkt }) };
+    return respond(issued, false, exchange, granted, jkt, now);
   }
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
   const verified = await broker.callers.verify(exchange.subjectToken, now, keepAlive);
   if (!verified.ok) return deny({ stage: "verify", ...verified.error }, now, { resource: exchange.resource });
-  const { caller } = verified.value;
+  const { caller, subjectKey } = verified.value;
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
@@ -74,16 +76,25 @@ export async function tokenExchange(
       callerFields(caller, now, exchange.resource),
     );
 
-  const issued = await mint(
-    { issuer: config.issuer, caller, grant, ttlSeconds, now, ...(jkt && { jkt }) },
-    config.signingKeys,
-  );
+  // A service that exchanges the same Entra token for the same grant again gets the token it was
+  // given before while that has life left (the rule forward mode follows): one signature per
+  // token lifetime instead of one per call, and one live token per caller and origin.
+  const { issued, reused } = await broker.mintedTokens.get(subjectKey, {
+    issuer: config.issuer,
+    caller,
+    grant,
+    ttlSeconds,
+    now,
+    // A bound token is reused only for a proof by the same key.
+    ...(jkt && { jkt }),
+  });
   const fields = { ...callerFields(caller, now, grant.resource), roles: grant.roles, rule: grant.rule };
-  return granted(issued, exchange, { ...fields, ...(jkt && { dpop_jkt: jkt }) }, jkt, now);
+  return respond(issued, reused, exchange, { ...fields, ...(jkt && { dpop_jkt: jkt }) }, jkt, now);
 }
 
-async function granted(
+async function respond(
   issued: IssuedToken,
+  reused: boolean,
   exchange: ExchangeRequest,
   fields: Record<string, unknown>,
   jkt: string | undefined,
@@ -98,7 +109,9 @@ async function granted(
       scope: issued.scope,
       jti: issued.jti,
       exp: issued.expiresAt,
-      token_sha256: await sha256Hex(issued.token),
+      token_reused: reused,
+      // The hash names a token once, when it is minted; a reuse is named by its jti.
+      ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
     },
     now,
   );
@@ -108,7 +121,7 @@ async function granted(
       issued_token_type: exchange.requestedTokenType,
       // RFC 9449 §5: a bound token is of type DPoP, and must be presented with that scheme.
       token_type: jkt ? "DPoP" : "Bearer",
-      expires_in: issued.expiresIn,
+      expires_in: issued.expiresAt - now,
       scope: issued.scope,
     },
     { headers: NO_STORE },
