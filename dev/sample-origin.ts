@@ -17,6 +17,10 @@ export interface SampleOriginOptions {
   readonly brokerIssuer: string;
   /** "METHOD /path" -> required scope. */
   readonly routes: Readonly<Record<string, string>>;
+  /** Routes that do more than echo the caller: the verified token and the raw one in, a JSON body out. */
+  readonly handlers?: Readonly<Record<string, RouteHandler>>;
+  /** Client app id -> name, for log lines such as "orders via agent". */
+  readonly names?: Readonly<Record<string, string>>;
   readonly log?: (line: string) => void;
 }
 
@@ -26,6 +30,8 @@ export interface SampleOrigin {
 }
 
 type Guard = ReturnType<typeof requireBrokerToken>;
+
+export type RouteHandler = (token: BrokerToken, rawToken: string) => Promise<Record<string, unknown>>;
 
 export async function startSampleOrigin(options: SampleOriginOptions): Promise<SampleOrigin> {
   const log = options.log ?? (() => {});
@@ -73,10 +79,33 @@ export async function startSampleOrigin(options: SampleOriginOptions): Promise<S
         }
         const token = request.brokerToken as BrokerToken;
         const scope = token.scopes.join(" ");
-        log(`[${options.name}] 200 ${route}: client ${token.clientId}, scope "${scope}"`);
-        res
-          .writeHead(200, { "content-type": "application/json" })
-          .end(JSON.stringify({ origin: options.name, route, client_id: token.clientId, scope }));
+        const name = (id: string | undefined) => (id && options.names?.[id]) ?? id;
+        // A delegated token names the caller (sub) and the actors that carried it, newest first.
+        const who =
+          token.actors.length > 0
+            ? `${name(token.subject)} via ${token.actors.map(name).join(" via ")}`
+            : `client ${token.clientId}`;
+        const echo = {
+          origin: options.name,
+          route,
+          client_id: token.clientId,
+          scope,
+          ...(token.actors.length > 0 && { sub: token.subject, actors: token.actors }),
+        };
+        const handler = options.handlers?.[route];
+        const rawToken = (req.headers.authorization ?? "").replace(/^\S+ +/, "");
+        void (handler ? handler(token, rawToken) : Promise.resolve({})).then(
+          (body) => {
+            log(`[${options.name}] 200 ${route}: ${who}, scope "${scope}"`);
+            res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...echo, ...body }));
+          },
+          (e: unknown) => {
+            log(`[${options.name}] 502 ${route}: ${who}: ${e instanceof Error ? e.message : String(e)}`);
+            res
+              .writeHead(502, { "content-type": "application/json" })
+              .end(JSON.stringify({ error: "upstream_failed", error_description: "see the origin's log" }));
+          },
+        );
       });
     });
   };

@@ -35,9 +35,9 @@ export const IDENTITIES = {
   agent: {
     name: "agent",
     appId: "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
-    description: "an AI agent: may only search the inventory",
+    description: "an AI agent: may only search the inventory, or read it on behalf of orders",
     credential: "certificate",
-    roles: ["Inventory.Search"],
+    roles: ["Inventory.Search", "Agent.Act"],
   },
   intruder: {
     name: "intruder",
@@ -57,6 +57,8 @@ export const CI_OIDC_SUBJECT = "repo:acme/shop:environment:production";
 export interface SampleOrigins {
   readonly inventory: string;
   readonly deploy: string;
+  /** The agent's own endpoint: orders calls it, and it acts on orders' behalf. */
+  readonly agent: string;
 }
 
 export function sampleTenantFile(input: {
@@ -89,7 +91,12 @@ export function sampleTenantFile(input: {
             displayName: "identity-broker",
             identifierUris: [BROKER_APP_ID_URI],
             requestedAccessTokenVersion: 2,
-            appRoles: [{ value: "Inventory.Read" }, { value: "Inventory.Search" }, { value: "Deploy.Production" }],
+            appRoles: [
+              { value: "Inventory.Read" },
+              { value: "Inventory.Search" },
+              { value: "Deploy.Production" },
+              { value: "Agent.Act" },
+            ],
             // Assignment not required, like many real APIs: the intruder gets a token without roles,
             // which the broker must deny.
             appRoleAssignmentRequired: false,
@@ -123,6 +130,26 @@ export function samplePolicy(origins: SampleOrigins) {
         match: { clients: [IDENTITIES.agent.appId], roles: ["Inventory.Search"] },
         grant: { origins: [origins.inventory], scopes: ["inventory.search"], maxTtlSeconds: 60 },
       },
+      {
+        // What orders lets the agent do for it is what it asks for here: inventory.read, no more.
+        name: "orders-calls-agent",
+        match: { clients: [IDENTITIES.orders.appId], roles: ["Inventory.Read"] },
+        grant: { origins: [origins.agent], scopes: ["agent.invoke", "inventory.read"], maxTtlSeconds: 300 },
+      },
+    ],
+    // Delegation (RFC 8693 actor tokens): the agent owns its endpoint, so it may carry a token
+    // issued for that endpoint on to the inventory, on the caller's behalf, with read access only.
+    owners: { [origins.agent]: [IDENTITIES.agent.appId] },
+    delegations: [
+      {
+        name: "orders-agent-reads-inventory",
+        match: {
+          subjects: [IDENTITIES.orders.appId],
+          actors: { clients: [IDENTITIES.agent.appId], roles: ["Agent.Act"] },
+          via: origins.agent,
+        },
+        grant: { origins: [origins.inventory], scopes: ["inventory.read"], maxTtlSeconds: 60 },
+      },
     ],
   };
 }
@@ -131,7 +158,14 @@ export function samplePolicy(origins: SampleOrigins) {
 export const ORIGIN_ROUTES = {
   inventory: { "GET /items": "inventory.read", "GET /search": "inventory.search" },
   deploy: { "POST /deployments": "deploy.write" },
+  // The agent reads the inventory for its caller, with the caller's token carried on (delegation).
+  agent: { "GET /inventory": "agent.invoke" },
 } as const;
+
+/** Names of the sample identities by app id, so the origins' log lines read "orders via agent". */
+export const IDENTITY_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.values(IDENTITIES).map((identity) => [identity.appId, identity.name]),
+);
 
 /** Forward mode on the local broker: its /items, /search and /deployments lead to the sample origins. */
 export function sampleRoutes(origins: SampleOrigins) {

@@ -11,6 +11,7 @@ import {
   BROKER_APP_ID_URI,
   BROKER_SCOPE,
   IDENTITIES,
+  IDENTITY_NAMES,
   ORIGIN_ROUTES,
   samplePolicy,
   sampleRoutes,
@@ -37,6 +38,7 @@ export interface StackPorts {
   brokerInspector: number;
   inventory: number;
   deploy: number;
+  agent: number;
 }
 
 export interface StackOptions {
@@ -60,7 +62,7 @@ export interface Stack {
   readonly stateDir: string;
   readonly emulator: Emulator;
   broker: Broker;
-  readonly origins: { readonly inventory: SampleOrigin; readonly deploy: SampleOrigin };
+  readonly origins: { readonly inventory: SampleOrigin; readonly deploy: SampleOrigin; readonly agent: SampleOrigin };
   readonly signers: Record<IdentityName, SignerHandle>;
   readonly ciTokenFile: string;
   /** Restarts the broker with its next key signing and the current one still published. */
@@ -125,6 +127,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       port: options.ports.inventory ?? 0,
       brokerIssuer,
       routes: ORIGIN_ROUTES.inventory,
+      names: IDENTITY_NAMES,
       log,
     });
     await track(() => inventory.close());
@@ -136,6 +139,31 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       log,
     });
     await track(() => deploy.close());
+    // The agent's endpoint: a caller's token for it is carried on to the inventory (RFC 8693
+    // delegation) through the agent's own signer, which is started below.
+    let agentSigner: SignerClient | undefined;
+    const agent = await startSampleOrigin({
+      name: "agent",
+      port: options.ports.agent ?? 0,
+      brokerIssuer,
+      routes: ORIGIN_ROUTES.agent,
+      names: IDENTITY_NAMES,
+      handlers: {
+        "GET /inventory": async (_token, callerToken) => {
+          if (!agentSigner) throw new Error("the agent's signer is not running yet");
+          const response = await agentSigner.fetch(
+            `${inventory.origin}/items`,
+            {},
+            { scope: "inventory.read", subjectToken: callerToken },
+          );
+          if (!response.ok) throw new Error(`the inventory answered ${response.status}`);
+          return { inventory: await response.json() };
+        },
+      },
+      log,
+    });
+    await track(() => agent.close());
+    const origins = { inventory: inventory.origin, deploy: deploy.origin, agent: agent.origin };
 
     const keysFile = join(dir, "broker-signing-keys.json");
     let keys: BrokerKeys = loadOrCreateBrokerKeys(keysFile);
@@ -153,8 +181,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ENTRA_JWKS_ORIGIN: emulator.httpOrigin,
         ENTRA_TENANT_IDS: TENANT_ID,
         ENTRA_AUDIENCES: `${BROKER_APP_ID_URI},${BROKER_API_APP_ID}`,
-        POLICY: samplePolicy({ inventory: inventory.origin, deploy: deploy.origin }),
-        ROUTES: sampleRoutes({ inventory: inventory.origin, deploy: deploy.origin }),
+        POLICY: samplePolicy(origins),
+        ROUTES: sampleRoutes(origins),
       },
       onLine: (line: string) => log(`[broker] ${line}`),
       // Known as soon as it is spawned, so that a stop during wrangler's long start-up reaches it.
@@ -203,12 +231,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       );
       signers[identity.name] = { configFile, socketPath, client, child };
     }
+    agentSigner = signers.agent.client;
 
     const stack: Stack = {
       stateDir: dir,
       emulator,
       broker,
-      origins: { inventory, deploy },
+      origins: { inventory, deploy, agent },
       signers,
       ciTokenFile,
       async rotateBrokerKeys() {

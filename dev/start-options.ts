@@ -45,6 +45,13 @@ export const PORT_SETTINGS: readonly PortSetting[] = [
     role: "the inventory sample origin",
   },
   { key: "deploy", flag: "deploy-port", env: "DEV_DEPLOY_PORT", fallback: 8802, role: "the deploy sample origin" },
+  {
+    key: "agent",
+    flag: "agent-port",
+    env: "DEV_AGENT_PORT",
+    fallback: 8803,
+    role: "the agent's endpoint (sample origin)",
+  },
 ];
 
 export interface StartOptions {
@@ -56,7 +63,7 @@ export interface StartOptions {
 
 export const USAGE = `Usage: npm start -- [options]
 
-Runs the Entra ID emulator, the broker (wrangler dev), a signer daemon per sample identity and two
+Runs the Entra ID emulator, the broker (wrangler dev), a signer daemon per sample identity and three
 sample origins on loopback. Ctrl-C stops every process.
 
 Options (each also settable by environment variable; a flag wins):

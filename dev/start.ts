@@ -105,7 +105,8 @@ starting = startStack({
       options.verbose ||
       (line.startsWith("[broker] ") && line.includes('"outcome":')) || // an audit line: one per decision
       line.startsWith("[inventory]") ||
-      line.startsWith("[deploy]")
+      line.startsWith("[deploy]") ||
+      line.startsWith("[agent]")
     )
       console.log(line);
   },
@@ -116,7 +117,7 @@ stack = await (starting as Promise<Stack>).catch((e: unknown) => {
   process.exit(1);
 });
 
-const { inventory, deploy } = stack.origins;
+const { inventory, deploy, agent } = stack.origins;
 const needs = (routes: Record<string, string>) =>
   Object.entries(routes)
     .map(([route, scope]) => `${route} needs ${scope}`)
@@ -127,6 +128,7 @@ Running:
   broker (workerd)   ${stack.broker.origin}   (metadata: ${stack.broker.origin}/.well-known/oauth-authorization-server)
   inventory origin   ${inventory.origin}   (${needs(ORIGIN_ROUTES.inventory)})
   deploy origin      ${deploy.origin}   (${needs(ORIGIN_ROUTES.deploy)})
+  agent origin       ${agent.origin}   (the agent's endpoint: ${needs(ORIGIN_ROUTES.agent)}; reads the inventory on the caller's behalf)
   signers            ${Object.values(IDENTITIES)
     .map((i) => `${i.name}: ${i.description}`)
     .join("\n                     ")}

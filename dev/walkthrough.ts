@@ -24,6 +24,7 @@ export const DOC_PORTS: StackPorts = {
   brokerInspector: 9239,
   inventory: 8801,
   deploy: 8802,
+  agent: 8803,
 };
 
 export interface Step {

@@ -5,8 +5,11 @@ import type { Failure, FailureReason } from "./failure.ts";
 
 export type BrokerTokenErrorCode = FailureReason;
 
-/** The RFC 6750 §3.1 error code on the wire; absent when no token was sent at all. */
-export type BearerError = "invalid_token" | "insufficient_scope";
+/** The RFC 6750 §3.1 (or RFC 9449 §7.1) error code on the wire; absent when no token was sent at all. */
+export type BearerError = "invalid_token" | "insufficient_scope" | "invalid_dpop_proof";
+
+/** RFC 9449 §7.1: the algorithms a DPoP challenge offers. */
+const DPOP_CHALLENGE_ALGS = "ES256 EdDSA Ed25519";
 
 /** Seconds a client should wait when the broker's keys are unavailable. */
 export const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 10;
@@ -60,6 +63,8 @@ interface Wire {
   readonly status: 401 | 403 | 503;
   readonly error: BearerError | undefined;
   readonly description: string;
+  /** Sender-constraint refusals challenge with the DPoP scheme (RFC 9449 §7.1). */
+  readonly scheme?: "DPoP";
 }
 
 // Descriptions are fixed per reason: nothing from the token reaches a header, so a hostile token
@@ -97,6 +102,35 @@ function wireFor(reason: FailureReason): Wire {
         error: "insufficient_scope",
         description: "The token lacks a scope this resource requires",
       };
+    case "delegation_too_deep":
+      return {
+        status: 403,
+        error: undefined,
+        description: "The token's delegation chain is longer than this resource accepts",
+      };
+    case "actor_not_allowed":
+      return {
+        status: 403,
+        error: undefined,
+        description: "The token was delegated through an actor this resource does not accept",
+      };
+    case "dpop_bound_token_as_bearer":
+      return {
+        ...invalid("The token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof"),
+        scheme: "DPoP",
+      };
+    case "dpop_token_not_bound":
+      return { ...invalid("The token is not DPoP-bound: send it as Authorization: Bearer"), scheme: "DPoP" };
+    case "dpop_proof_missing":
+    case "dpop_proof_invalid":
+    case "dpop_key_mismatch":
+    case "dpop_proof_replayed":
+      return {
+        status: 401,
+        error: "invalid_dpop_proof",
+        description: "A fresh DPoP proof for this request, by the token's key, is required",
+        scheme: "DPoP",
+      };
     case "keys_unavailable":
       return { status: 503, error: undefined, description: "The broker's signing keys are unavailable" };
     case "broker_metadata_invalid":
@@ -108,6 +142,7 @@ function bearerChallenge(wire: Wire, challenge: Challenge): string {
   const params: string[] = [];
   if (wire.error) params.push(`error="${wire.error}"`, `error_description="${wire.description}"`);
   if (challenge.scopes.length > 0) params.push(`scope="${challenge.scopes.join(" ")}"`);
+  if (wire.scheme === "DPoP") params.push(`algs="${DPOP_CHALLENGE_ALGS}"`);
   params.push(`resource_metadata="${challenge.resourceMetadata}"`);
-  return `Bearer ${params.join(", ")}`;
+  return `${wire.scheme ?? "Bearer"} ${params.join(", ")}`;
 }

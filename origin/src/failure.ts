@@ -25,6 +25,22 @@ export type FailureReason =
   | "claim_invalid"
   /** Verified, but without every scope this route requires. */
   | "scope_insufficient"
+  /** A delegated token with more actors than this route's maxDelegationDepth. */
+  | "delegation_too_deep"
+  /** A delegated token with an actor outside this route's allowedActors. */
+  | "actor_not_allowed"
+  /** A DPoP-bound token (cnf.jkt) presented with the Bearer scheme (RFC 9449 §7.1). */
+  | "dpop_bound_token_as_bearer"
+  /** The DPoP scheme with a token that is not bound. */
+  | "dpop_token_not_bound"
+  /** A bound token without a DPoP proof. */
+  | "dpop_proof_missing"
+  /** A proof that fails a check: signature, typ, alg, htm, htu, ath, iat window (the detail says which). */
+  | "dpop_proof_invalid"
+  /** A valid proof, but by another key than the one the token is bound to. */
+  | "dpop_key_mismatch"
+  /** A proof (its jti) already used within its window. */
+  | "dpop_proof_replayed"
   /** The broker's keys cannot be had (network, status, size, timeout) and none are cached. */
   | "keys_unavailable"
   /** The broker's RFC 8414 metadata or JWKS is unusable (issuer differs, no jwks_uri, no usable algorithm). */

@@ -14,7 +14,12 @@ export interface BrokerAuthVariables {
 export function brokerAuth(options: BrokerAuthOptions): MiddlewareHandler<{ Variables: BrokerAuthVariables }> {
   const verifier = createVerifier(options); // options are checked here, at start-up
   return async (c, next) => {
-    const result = await verifier.verifyAuthorization(c.req.header("authorization"));
+    const url = new URL(c.req.url);
+    const result = await verifier.verifyAuthorization(c.req.header("authorization"), {
+      method: c.req.method,
+      path: `${url.pathname}${url.search}`,
+      dpop: c.req.raw.headers.get("dpop"),
+    });
     if (!result.ok) {
       const error = verifier.toError(result.error);
       options.onRefusal?.(error);

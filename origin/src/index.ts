@@ -1,5 +1,5 @@
 // @identity-broker/origin: what a receiving service needs to accept broker tokens, and no more.
-export { verifyBrokerToken } from "./verify.ts";
+export { verifyBrokerToken, type DpopRequest } from "./verify.ts";
 export { brokerAuth, type BrokerAuthVariables } from "./hono.ts";
 export { requireBrokerToken, type NodeRequestLike, type NodeResponseLike, type NextFunction } from "./node.ts";
 export { BrokerTokenError, type BrokerTokenErrorCode, type BearerError } from "./errors.ts";

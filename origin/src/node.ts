@@ -8,6 +8,9 @@ import { createVerifier } from "./verifier.ts";
 
 export interface NodeRequestLike {
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** For DPoP proofs (RFC 9449): the method and the request target as received. */
+  readonly method?: string;
+  readonly url?: string;
   brokerToken?: BrokerToken;
 }
 
@@ -25,7 +28,8 @@ export function requireBrokerToken(
   const verifier = createVerifier(options); // options are checked here, at start-up
   return (req, res, next) => {
     const header = req.headers.authorization;
-    verifier.verifyAuthorization(typeof header === "string" ? header : undefined).then(
+    const request = { method: req.method ?? "", path: req.url ?? "/", dpop: req.headers.dpop };
+    verifier.verifyAuthorization(typeof header === "string" ? header : undefined, request).then(
       (result) => {
         if (!result.ok) {
           const error = verifier.toError(result.error);

@@ -1,3 +1,4 @@
+import type { DelegationRequirements } from "./delegation.ts";
 import type { BrokerTokenError } from "./errors.ts";
 
 // Options are checked once, when a middleware is created (or on the first verifyBrokerToken call
@@ -20,6 +21,10 @@ export interface BrokerTokenOptions {
   readonly fetch?: FetchLike;
   /** Milliseconds since the epoch; the system clock by default (tests freeze it). */
   readonly clock?: () => number;
+  /** Most actors a delegated token may carry (RFC 8693 `act`); 0 refuses delegated tokens. Any by default. */
+  readonly maxDelegationDepth?: number;
+  /** When set, every actor in a delegated token's chain must be one of these client ids. */
+  readonly allowedActors?: readonly string[];
 }
 
 /** The middlewares' options: the verification options plus a hook for the operator's log. */
@@ -40,6 +45,7 @@ export interface VerifierConfig {
   readonly clock: () => number;
   /** RFC 9728 §3: this origin's protected resource metadata URL, named in every challenge. */
   readonly resourceMetadata: string;
+  readonly delegation: DelegationRequirements;
 }
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
@@ -49,6 +55,8 @@ export const MAX_CLOCK_SKEW_SECONDS = 300;
 const MAX_URL_LENGTH = 2048;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** The broker caps chains at 10 actors; a larger limit here would be a typo. */
+const MAX_DELEGATION_DEPTH = 10;
 export const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
 
 const globalFetch: FetchLike = (input, init) => fetch(input, init);
@@ -65,6 +73,14 @@ export function parseOptions(options: BrokerTokenOptions): VerifierConfig {
   }
   if (options.fetch !== undefined && typeof options.fetch !== "function") fail("fetch", "must be a function");
   if (options.clock !== undefined && typeof options.clock !== "function") fail("clock", "must be a function");
+  const depth = options.maxDelegationDepth;
+  if (depth !== undefined && (!Number.isInteger(depth) || depth < 0 || depth > MAX_DELEGATION_DEPTH)) {
+    fail("maxDelegationDepth", `must be a whole number from 0 to ${MAX_DELEGATION_DEPTH}`);
+  }
+  const actors = options.allowedActors;
+  if (actors !== undefined && (!Array.isArray(actors) || !actors.every((a) => typeof a === "string" && a.length > 0))) {
+    fail("allowedActors", "must be an array of client ids");
+  }
   return Object.freeze({
     issuer,
     audience,
@@ -73,6 +89,10 @@ export function parseOptions(options: BrokerTokenOptions): VerifierConfig {
     fetch: options.fetch ?? globalFetch,
     clock: options.clock ?? systemClock,
     resourceMetadata: `${audience}${PROTECTED_RESOURCE_PATH}`,
+    delegation: Object.freeze({
+      maxDepth: depth,
+      allowedActors: actors === undefined ? undefined : new Set(actors),
+    }),
   });
 }
 

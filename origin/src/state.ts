@@ -1,4 +1,5 @@
 import { type BrokerKeys, createBrokerKeys } from "./broker-keys.ts";
+import { createReplayCache, type ReplayCache } from "./dpop.ts";
 import type { FetchLike, VerifierConfig } from "./options.ts";
 import { createVerifiedTokens, type VerifiedTokens } from "./verified-tokens.ts";
 
@@ -14,10 +15,12 @@ const MAX_AUDIENCES = 64;
 export interface VerifierState {
   readonly keys: BrokerKeys;
   readonly verified: VerifiedTokens;
+  /** DPoP proofs seen by this origin (RFC 9449 §11.1), shared by its routes like the token cache. */
+  readonly proofs: ReplayCache;
 }
 
 const brokers = new Map<string, BrokerKeys>();
-const audiences = new Map<string, VerifiedTokens>();
+const audiences = new Map<string, { verified: VerifiedTokens; proofs: ReplayCache }>();
 const fetchIds = new WeakMap<FetchLike, number>();
 let nextFetchId = 0;
 
@@ -37,13 +40,13 @@ export function stateFor(config: VerifierConfig): VerifierState {
     brokers.set(brokerKey, keys);
   }
   const audienceKey = `${brokerKey} ${config.audience} ${config.clockSkewSeconds}`;
-  let verified = audiences.get(audienceKey);
-  if (!verified) {
-    verified = createVerifiedTokens();
+  let audience = audiences.get(audienceKey);
+  if (!audience) {
+    audience = { verified: createVerifiedTokens(), proofs: createReplayCache() };
     evictOldest(audiences, MAX_AUDIENCES);
-    audiences.set(audienceKey, verified);
+    audiences.set(audienceKey, audience);
   }
-  return { keys, verified };
+  return { keys, ...audience };
 }
 
 function evictOldest<K, V>(map: Map<K, V>, max: number): void {

@@ -1,4 +1,5 @@
 import type { JWTPayload } from "jose";
+import { actorsOf } from "./delegation.ts";
 import { failure, type Failure } from "./failure.ts";
 import { err, ok, type Result } from "./result.ts";
 
@@ -18,6 +19,15 @@ export interface BrokerToken {
   readonly expiresAt: number;
   /** The token's unique id (`jti`), for logs, replay and revocation checks. */
   readonly jti: string;
+  /** On whose behalf (`sub`): the client itself, or, for a delegated token, the original caller. */
+  readonly subject: string | undefined;
+  /**
+   * The delegation chain (RFC 8693 §4.1 `act`), newest first: the client that holds the token (it
+   * acts for `subject`), then earlier hops. Empty for a token nobody delegated.
+   */
+  readonly actors: readonly string[];
+  /** RFC 9449 `cnf.jkt`: the thumbprint of the DPoP key the token is bound to, if it is bound. */
+  readonly jkt: string | undefined;
   /** Every claim of the verified token. */
   readonly claims: Readonly<JWTPayload>;
 }
@@ -51,6 +61,16 @@ export function toBrokerToken(payload: JWTPayload): Result<BrokerToken, Failure>
     return err(failure("claim_invalid", { claim: "tid", detail: "tid must be a string" }));
   }
 
+  const actors = actorsOf(payload.act);
+  if (!actors.ok) return actors;
+  const jkt = jktOf(payload.cnf);
+  if (jkt === null)
+    return err(failure("claim_invalid", { claim: "cnf", detail: "cnf.jkt must be a SHA-256 thumbprint" }));
+  const sub = payload.sub;
+  if (sub !== undefined && (typeof sub !== "string" || sub.length > MAX_ID_LENGTH)) {
+    return err(failure("claim_invalid", { claim: "sub", detail: "sub must be a string" }));
+  }
+
   return ok(
     Object.freeze({
       clientId: clientId.value,
@@ -59,9 +79,19 @@ export function toBrokerToken(payload: JWTPayload): Result<BrokerToken, Failure>
       tenantId: tid,
       expiresAt: payload.exp,
       jti: jti.value,
+      subject: sub,
+      actors: actors.value,
+      jkt,
       claims: Object.freeze({ ...payload }),
     }),
   );
+}
+
+/** `cnf.jkt` (RFC 9449 §6.1): undefined when unbound, null when present but not a thumbprint. */
+function jktOf(cnf: unknown): string | undefined | null {
+  if (cnf === undefined) return undefined;
+  const jkt = typeof cnf === "object" && cnf !== null ? (cnf as { jkt?: unknown }).jkt : undefined;
+  return typeof jkt === "string" && /^[A-Za-z0-9_-]{43}$/.test(jkt) ? jkt : null;
 }
 
 function identifier(payload: JWTPayload, claim: string): Result<string, Failure> {

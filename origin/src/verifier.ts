@@ -1,8 +1,10 @@
+import { checkDelegation } from "./delegation.ts";
+import { checkSenderConstraint, type PresentedRequest } from "./dpop.ts";
 import { BrokerTokenError } from "./errors.ts";
 import { failure, type Failure } from "./failure.ts";
 import { type BrokerTokenOptions, parseOptions, type VerifierConfig } from "./options.ts";
 import { checkLifetime, checkScopes } from "./request-checks.ts";
-import { err, type Result } from "./result.ts";
+import { err, ok, type Result } from "./result.ts";
 import { checkShape, checkSize, verifySignedToken } from "./signed-token.ts";
 import { stateFor, type VerifierState } from "./state.ts";
 import type { BrokerToken } from "./token.ts";
@@ -10,34 +12,56 @@ import { tokenCacheKey } from "./verified-tokens.ts";
 
 // The verification pipeline, shared by verifyBrokerToken and both middlewares. Two halves:
 //   per token (cached by SHA-256): shape → header → key → signature and claims → BrokerToken
-//   per request (always):        lifetime → scopes
+//   per request (always):        lifetime → scopes → delegation chain → DPoP sender constraint
 // New checks slot in as one more stage in the half they belong to.
+
+/** The parts of an HTTP request that a DPoP proof is about (RFC 9449 §4.3). */
+export interface RequestParts {
+  readonly method: string;
+  /** The request target's path (and query, which the proof ignores), as received. */
+  readonly path: string;
+  /** The `DPoP` header value(s), if any. */
+  readonly dpop: string | readonly string[] | null | undefined;
+}
 
 export interface Verifier {
   readonly config: VerifierConfig;
-  verify(jwt: string): Promise<Result<BrokerToken, Failure>>;
-  /** The same, starting from an Authorization header value (RFC 6750 §2.1). */
-  verifyAuthorization(header: string | null | undefined): Promise<Result<BrokerToken, Failure>>;
+  verify(jwt: string, presented?: PresentedRequest): Promise<Result<BrokerToken, Failure>>;
+  /**
+   * The same, starting from an Authorization header value: `Bearer` (RFC 6750 §2.1) or `DPoP`
+   * (RFC 9449 §7.1, which needs the request's parts for its proof).
+   */
+  verifyAuthorization(header: string | null | undefined, request?: RequestParts): Promise<Result<BrokerToken, Failure>>;
   toError(failure: Failure): BrokerTokenError;
 }
 
-/** RFC 6750 §2.1: `Bearer` (any case), one or more spaces, a b64token. */
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** RFC 6750 §2.1 / RFC 9449 §7.1: the scheme (any case), one or more spaces, a b64token. */
+const CREDENTIALS = /^(bearer|dpop) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 export function createVerifier(options: BrokerTokenOptions): Verifier {
   const config = parseOptions(options);
   const state = stateFor(config);
-  const verify = (jwt: string) => verifyToken(jwt, config, state, config.clock());
+  const verify = (jwt: string, presented?: PresentedRequest) =>
+    verifyToken(jwt, presented, config, state, config.clock());
   return {
     config,
     verify,
-    verifyAuthorization(header) {
-      if (!header || !/^bearer(?: |$)/i.test(header)) {
+    verifyAuthorization(header, request) {
+      if (!header || !/^(?:bearer|dpop)(?: |$)/i.test(header)) {
         return Promise.resolve(err(failure("token_missing")));
       }
-      const match = BEARER.exec(header);
-      if (!match) return Promise.resolve(err(failure("token_malformed", { detail: "Authorization: Bearer <token>" })));
-      return verify(match[1]!);
+      const match = CREDENTIALS.exec(header);
+      if (!match)
+        return Promise.resolve(err(failure("token_malformed", { detail: "Authorization: Bearer|DPoP <token>" })));
+      const scheme = match[1]!.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+      // The proof's htu is compared with this origin's own URL for the path: never with a Host header.
+      const path = request?.path.startsWith("/") ? request.path : "/";
+      return verify(match[2]!, {
+        scheme,
+        method: request?.method ?? "",
+        url: `${config.audience}${path}`,
+        proof: request?.dpop,
+      });
     },
     toError: (f) => new BrokerTokenError(f, { resourceMetadata: config.resourceMetadata, scopes: config.scopes }),
   };
@@ -45,6 +69,7 @@ export function createVerifier(options: BrokerTokenOptions): Verifier {
 
 function verifyToken(
   jwt: string,
+  presented: PresentedRequest | undefined,
   config: VerifierConfig,
   state: VerifierState,
   now: number,
@@ -55,13 +80,14 @@ function verifyToken(
   const cacheKey = tokenCacheKey(jwt);
   const cached = state.verified.get(cacheKey);
   // A cache hit stays synchronous up to here: a hash and a lookup, no signature, no await.
-  if (cached) return Promise.resolve(checkRequest(cached, config, now));
-  return verifyFresh(jwt, cacheKey, config, state, now);
+  if (cached) return Promise.resolve(checkRequest(cached, jwt, presented, config, state, now));
+  return verifyFresh(jwt, cacheKey, presented, config, state, now);
 }
 
 async function verifyFresh(
   jwt: string,
   cacheKey: string,
+  presented: PresentedRequest | undefined,
   config: VerifierConfig,
   state: VerifierState,
   now: number,
@@ -71,11 +97,24 @@ async function verifyFresh(
   const verified = await verifySignedToken(jwt, config, state.keys, now);
   if (!verified.ok) return verified;
   state.verified.set(cacheKey, verified.value);
-  return checkRequest(verified.value, config, now);
+  return checkRequest(verified.value, jwt, presented, config, state, now);
 }
 
-function checkRequest(token: BrokerToken, config: VerifierConfig, now: number): Result<BrokerToken, Failure> {
+function checkRequest(
+  token: BrokerToken,
+  jwt: string,
+  presented: PresentedRequest | undefined,
+  config: VerifierConfig,
+  state: VerifierState,
+  now: number,
+): Result<BrokerToken, Failure> | Promise<Result<BrokerToken, Failure>> {
   const alive = checkLifetime(token, now);
   if (!alive.ok) return alive;
-  return checkScopes(token, config.scopes);
+  const scoped = checkScopes(token, config.scopes);
+  if (!scoped.ok) return scoped;
+  const chain = checkDelegation(token, config.delegation);
+  if (!chain.ok) return chain;
+  // An unbound token presented as Bearer (the common case) stays synchronous: there is no proof.
+  if (token.jkt === undefined && presented?.scheme !== "DPoP") return ok(token);
+  return checkSenderConstraint(token, jwt, presented, state.proofs, config.clockSkewSeconds, now);
 }

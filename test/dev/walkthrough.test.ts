@@ -41,6 +41,7 @@ beforeAll(async () => {
     brokerInspector: await next(),
     inventory: await next(),
     deploy: await next(),
+    agent: await next(),
   };
   stack = spawn(
     process.execPath,
@@ -56,6 +57,8 @@ beforeAll(async () => {
           ports.inventory,
           "deploy-port",
           ports.deploy,
+          "agent-port",
+          ports.agent,
         ])
         .map((v, i) => (i % 2 === 0 ? `--${v}` : String(v))),
     ],

@@ -19,10 +19,16 @@ import { pythonExampleFile } from "../origin/support/docs-example.ts";
 const REPO = resolve(import.meta.dirname, "../..");
 let stack: Stack;
 let stateDir: string;
+/** What the sample origins log about each decision. */
+const originLines: string[] = [];
 
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "broker-e2e-"));
-  stack = await startStack({ stateDir, ports: {} });
+  stack = await startStack({
+    stateDir,
+    ports: {},
+    log: (line) => void (/^\[(inventory|deploy|agent)\] /.test(line) && originLines.push(line)),
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -300,6 +306,50 @@ describe("forward mode through the broker", () => {
     const response = await fetch(`${stack.broker.origin}/items`);
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toMatch(/error="invalid_token"/);
+  });
+});
+
+describe("delegation: orders asks the agent, which reads the inventory on its behalf", () => {
+  it("carries orders' token through the agent's signer: the inventory sees orders via agent, inventory.read only", async () => {
+    const { agent, inventory } = stack.origins;
+    const forAgent = await stack.signers.orders.client.exchange(agent.origin, "agent.invoke inventory.read");
+    const result = await call(`${agent.origin}/inventory`, forAgent.access_token);
+    expect(result.status).toBe(200);
+    expect(result.body).toMatchObject({
+      origin: "agent",
+      client_id: IDENTITIES.orders.appId,
+      inventory: {
+        origin: "inventory",
+        client_id: IDENTITIES.agent.appId,
+        sub: IDENTITIES.orders.appId,
+        actors: [IDENTITIES.agent.appId],
+        scope: "inventory.read",
+      },
+    });
+    expect(originLines).toContain('[inventory] 200 GET /items: orders via agent, scope "inventory.read"');
+    const delegation = stack.broker
+      .events()
+      .filter((e) => e.event === "token_exchange" && e.client_id === IDENTITIES.agent.appId && e.sub)
+      .at(-1);
+    expect(delegation).toMatchObject({
+      outcome: "granted",
+      rule: "orders-agent-reads-inventory",
+      sub: IDENTITIES.orders.appId,
+      via: agent.origin,
+      actors: [IDENTITIES.agent.appId],
+      resource: inventory.origin,
+    });
+  });
+
+  it("refuses to widen: orders' token for the agent without inventory.read gets the agent nothing", async () => {
+    const { agent } = stack.origins;
+    const narrow = await stack.signers.orders.client.exchange(agent.origin, "agent.invoke");
+    expect((await call(`${agent.origin}/inventory`, narrow.access_token)).status).toBe(502);
+    const refused = stack.broker
+      .events()
+      .filter((e) => e.event === "token_exchange" && e.client_id === IDENTITIES.agent.appId && e.sub)
+      .at(-1);
+    expect(refused).toMatchObject({ outcome: "denied", reason: "scope_widened" });
   });
 });
 
