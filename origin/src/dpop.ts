@@ -70,7 +70,7 @@ export async function checkSenderConstraint(
     return ok(token);
   }
   // §7.1: a bound token used as a bearer token is refused, or stealing it would be enough.
-  if (!request || request.scheme !== "DPoP")
+  if (request?.scheme !== "DPoP")
     return err(failure("dpop_bound_token_as_bearer", { detail: "a DPoP-bound token needs Authorization: DPoP" }));
   const header = request.proof;
   if (header === undefined || header === null || header === "")
