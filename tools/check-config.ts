@@ -17,7 +17,11 @@ import { unstable_readConfig } from "wrangler";
 type LoadConfig = (
   env: Record<string, unknown>,
 ) => Promise<
-  { ok: true; value: { policy: { rules: readonly unknown[] }; forward?: unknown } } | { ok: false; error: string[] }
+  | {
+      ok: true;
+      value: { policy: { rules: readonly unknown[]; delegation: { rules: readonly unknown[] } }; forward?: unknown };
+    }
+  | { ok: false; error: string[] }
 >;
 const WORKER_CONFIG = new URL("../worker/config.ts", import.meta.url).href;
 const { loadConfig } = (await import(WORKER_CONFIG)) as { loadConfig: LoadConfig };
@@ -54,6 +58,7 @@ if (problems.length > 0) {
 const { policy, forward } = result.ok ? result.value : ({} as never);
 console.log(
   `${file}${values.env ? ` [env.${values.env}]` : ""}: ok (${policy.rules.length} policy rule(s), ` +
+    `${policy.delegation.rules.length > 0 ? `${policy.delegation.rules.length} delegation rule(s), ` : ""}` +
     `forward mode ${forward ? "on" : "off"}` +
     `${secret === undefined ? "; BROKER_SIGNING_KEYS not checked: it is a secret, set it in the environment to check it" : ""})`,
 );
