@@ -14,9 +14,7 @@ import { unstable_readConfig } from "wrangler";
 /** worker/config.ts's loadConfig, as far as this tool uses it. worker/ is typed against the
  *  Workers runtime types, which cannot be mixed with Node's in one program, so the module is
  *  imported by a computed specifier that the Node typecheck does not follow. */
-type LoadConfig = (
-  env: Record<string, unknown>,
-) => Promise<
+type LoadConfig = (env: Record<string, unknown>) => Promise<
   | {
       ok: true;
       value: { policy: { rules: readonly unknown[]; delegation: { rules: readonly unknown[] } }; forward?: unknown };
