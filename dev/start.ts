@@ -23,8 +23,9 @@ const stack = await startStack({
     // Audit lines and origin decisions are the story; wrangler's own chatter only with --verbose.
     if (
       verbose ||
-      line.includes('"event":"token_exchange"') ||
-      line.includes('"event":"forward"') ||
+      line.includes('"type":"dev.identity-broker.exchange"') ||
+      line.includes('"type":"dev.identity-broker.forward"') ||
+      line.includes('"type":"dev.identity-broker.explain"') ||
       line.startsWith("[inventory]") ||
       line.startsWith("[deploy]")
     )

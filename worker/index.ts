@@ -6,6 +6,8 @@ import type { Result } from "./result.ts";
 import { forward } from "./forward/handler.ts";
 import { authorizationServerMetadata, jwksDocument } from "./http/metadata.ts";
 import { tokenExchange } from "./http/token.ts";
+import { explainSelf } from "./http/explain.ts";
+import { adminExplain } from "./http/admin-explain.ts";
 
 // Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
 const jwks = createJwksCache();
@@ -50,6 +52,9 @@ app.use(async (c, next) => {
 
 app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds()));
 app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
+app.post("/explain", (c) => explainSelf(c.req.raw, c.get("config"), jwks, nowSeconds()));
+app.all("/explain", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
+app.post("/admin/explain", (c) => adminExplain(c.req.raw, { config: c.get("config"), jwks }, nowSeconds()));
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));
 // Forward mode, after the broker's own endpoints (which it never shadows): undefined = no route.

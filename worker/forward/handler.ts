@@ -49,6 +49,7 @@ export async function forward(
         ...fields,
       },
       now,
+      config,
     );
     return failureResponse(failure, config.issuer);
   };
@@ -106,6 +107,7 @@ export async function forward(
       origin_status: sent.value.status,
     },
     now,
+    config,
   );
   return sent.value;
 }

@@ -12,24 +12,30 @@ import { decide } from "../policy.ts";
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
 export async function tokenExchange(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response> {
   const parsed = await readExchangeRequest(request);
-  if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
+  if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, config, now);
   const exchange = parsed.value;
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
   const callers = verifiedCallersFor(config, jwks);
   const verified = await callers.verify(exchange.subjectToken, await tokenHash(exchange.subjectToken), now);
-  if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
+  if (!verified.ok)
+    return deny({ stage: "verify", problem: verified.error }, config, now, { resource: exchange.resource });
   const caller = verified.value;
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
-    return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "policy", denial: decision.error }, config, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
-    return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
+    return deny(
+      { stage: "lifetime", problem: lifetime.error },
+      config,
+      now,
+      callerFields(caller, now, exchange.resource),
+    );
   const ttlSeconds = lifetime.value;
 
   const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
@@ -47,6 +53,7 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
       token_sha256: await sha256Hex(issued.token),
     },
     now,
+    config,
   );
   return Response.json(
     {
@@ -63,9 +70,9 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
 // RFC 6749 §5.1: token responses, errors included, must not be cached.
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
 
-function deny(failure: ExchangeFailure, now: number, fields: Record<string, unknown> = {}): Response {
+function deny(failure: ExchangeFailure, config: Config, now: number, fields: Record<string, unknown> = {}): Response {
   const wire = toWireError(failure);
-  audit({ event: "token_exchange", outcome: "denied", reason: reasonOf(failure), ...fields }, now);
+  audit({ event: "token_exchange", outcome: "denied", reason: reasonOf(failure), ...fields }, now, config);
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });
