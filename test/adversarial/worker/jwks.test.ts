@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { captureLog } from "../../worker/support/audit-log.ts";
-import { b64url, scenario } from "../../worker/support/scenario.ts";
+import { b64url, scenario, compareWithExplain } from "../../worker/support/scenario.ts";
 import {
   craft,
   expectRefused,
@@ -18,6 +18,8 @@ import {
 // key is unusable, never a 500, never a token, and a bounded number of fetches whatever the traffic.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 afterEach(() => vi.useRealTimers());
 
 const UNAVAILABLE: Refusal = {

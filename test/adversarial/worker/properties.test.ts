@@ -9,6 +9,7 @@ import {
   scenario,
   TOKEN_EXCHANGE,
   type Scenario,
+  compareWithExplain,
 } from "../../worker/support/scenario.ts";
 
 // Property-based: random and mutated tokens and form bodies thrown at POST /token. Whatever arrives,
@@ -16,6 +17,8 @@ import {
 // nothing of the input can be echoed back. Runs are bounded so the suite stays fast.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 const RUNS = 300;
 
 // Every error body a request without a valid subject token can produce. scope_not_granted is the one

@@ -1,7 +1,14 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { captureLog } from "../../worker/support/audit-log.ts";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, scenario } from "../../worker/support/scenario.ts";
+import {
+  DEPLOY,
+  DEPLOYER_APP,
+  INVENTORY,
+  ORDERS_APP,
+  scenario,
+  compareWithExplain,
+} from "../../worker/support/scenario.ts";
 import { expectRefused, type Refusal } from "../support/adversary.ts";
 
 // Resource and scope: a valid caller tries to stretch its grant to another origin (a spelling of the
@@ -9,6 +16,8 @@ import { expectRefused, type Refusal } from "../support/adversary.ts";
 // longer life. Origins are exact canonical strings; nothing is "cleaned up" into a match.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 
 const NON_CANONICAL: Refusal = {
   status: 400,
