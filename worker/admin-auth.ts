@@ -14,8 +14,8 @@ export type AdminAuthFailure =
   | { readonly reason: "authorization_malformed" }
   | { readonly reason: "token_in_query" }
   | { readonly reason: "token_invalid"; readonly problem: VerificationProblem }
-  | { readonly reason: "client_not_certificate_authenticated" }
-  | { readonly reason: "admin_role_missing"; readonly required: readonly string[] };
+  | { readonly reason: "client_not_certificate_authenticated"; readonly client: string }
+  | { readonly reason: "admin_role_missing"; readonly client: string; readonly required: readonly string[] };
 
 /** What admin authentication needs of the broker's per-isolate state. */
 export interface AdminAuthState {
@@ -36,10 +36,11 @@ export async function authenticateAdmin(
   const caller = verified.value;
   // Even where REQUIRE_CERTIFICATE_CLIENTS=false admits client secrets for exchanges, changing or
   // inspecting the broker takes a key that never leaves its signer.
-  if (caller.clientAuth !== "certificate") return err({ reason: "client_not_certificate_authenticated" });
+  if (caller.clientAuth !== "certificate")
+    return err({ reason: "client_not_certificate_authenticated", client: caller.appId });
   const required = [...broker.config.adminRoles];
   if (!caller.roles.some((role) => broker.config.adminRoles.has(role)))
-    return err({ reason: "admin_role_missing", required });
+    return err({ reason: "admin_role_missing", client: caller.appId, required });
   return ok(caller);
 }
 
@@ -103,8 +104,7 @@ const NO_STORE = { "cache-control": "no-store" } as const;
 
 function challenge(status: 400 | 401 | 403, realm: string, error?: string, description?: string): Response {
   const params = [`realm=${quoted(realm)}`];
-  if (error) params.push(`error=${quoted(error)}`);
-  if (description) params.push(`error_description=${quoted(description)}`);
+  if (error) params.push(`error=${quoted(error)}`, `error_description=${quoted(description ?? "")}`);
   const body = error ? { error, error_description: description } : { error_description: description };
   return Response.json(body, { status, headers: { ...NO_STORE, "www-authenticate": `Bearer ${params.join(", ")}` } });
 }

@@ -14,8 +14,19 @@ export async function adminExplain(request: Request, broker: AdminAuthState, now
   const { config } = broker;
   const admin = await authenticateAdmin(request, broker, now);
   if (!admin.ok) {
-    audit({ event: "admin", action: "explain", outcome: "denied", reason: adminAuthReason(admin.error) }, now, config);
-    return adminAuthRefusal(admin.error, config.issuer);
+    const failure = admin.error;
+    audit(
+      {
+        event: "admin",
+        action: "explain",
+        outcome: "denied",
+        reason: adminAuthReason(failure),
+        ...("client" in failure && { client_id: failure.client }),
+      },
+      now,
+      config,
+    );
+    return adminAuthRefusal(failure, config.issuer);
   }
   const adminFields = { action: "explain", tenant: admin.value.tenantId, client_id: admin.value.appId };
 
