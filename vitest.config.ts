@@ -37,6 +37,7 @@ export default defineConfig({
             "test/e2e/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
             "bench/**/*.test.ts",
+            "test/tools/**/*.test.ts",
           ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
