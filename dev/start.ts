@@ -81,6 +81,11 @@ Try it (in another terminal, from this directory):
   #    mints the origin's token and forwards (the caller's token never reaches the origin)
   curl -s -H "Authorization: Bearer $(npx broker-signer token)" ${stack.broker.origin}/items
 
+  # 8. Why not? The agent asks the broker to explain a request (the /token form; nothing is minted)
+  curl -s ${stack.broker.origin}/explain -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
+    -d subject_token_type=urn:ietf:params:oauth:token-type:access_token -d resource=${inventory.origin} \\
+    -d scope=inventory.read -d subject_token=$(BROKER_SIGNER_CONFIG=${rel(stack.signers.agent.configFile)} npx broker-signer token)
+
 Broker audit lines and origin decisions follow. Ctrl-C stops everything.
 `);
 

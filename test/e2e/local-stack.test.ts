@@ -169,6 +169,36 @@ describe("the AI agent (one narrow scope)", () => {
   });
 });
 
+describe("POST /explain on the running broker", () => {
+  it("tells the agent why it may not read the inventory, with a CloudEvents audit line", async () => {
+    const { access_token: entra } = await stack.signers.agent.client.getToken(BROKER_SCOPE);
+    const response = await fetch(`${stack.broker.origin}/explain`, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        subject_token: entra,
+        resource: stack.origins.inventory.origin,
+        scope: "inventory.read",
+      }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      decision: "denied",
+      reason: "scope_not_granted",
+      candidates: [{ rule: "agent-searches-inventory", missing: { roles: [], scopes: ["inventory.read"] } }],
+    });
+    const explained = stack.broker
+      .events()
+      .filter((e) => e.event === "explain" && e.client_id === IDENTITIES.agent.appId);
+    expect(explained.at(-1)).toMatchObject({
+      outcome: "denied",
+      reason: "scope_not_granted",
+      policy_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+  });
+});
+
 describe("the CI pipeline (federated credential, no secret)", () => {
   it("signs in with its runner's OIDC token and may deploy", async () => {
     const { access_token: entra } = await stack.signers.ci.client.getToken(BROKER_SCOPE);
