@@ -22,6 +22,10 @@ export interface LoadedSettings {
 
 export class SettingsError extends Error {}
 
+const VAR_NAMES = Object.entries(SETTINGS)
+  .filter(([, kind]) => kind === "var")
+  .map(([name]) => name);
+
 /** The signing keys are a secret (never in wrangler.toml): a fresh stand-in lets the rest be checked. */
 const STAND_IN_KID = "policy-tool-stand-in";
 
@@ -59,9 +63,7 @@ export async function loadSettings(configFile: string, envName: string | undefin
     if (kind === "secret")
       fileProblems.push(`${name} is a secret: remove it from ${origin} and use \`wrangler secret put ${name}\``);
     else if (kind === undefined)
-      fileProblems.push(
-        `${name} is not a setting of the broker (misspelt?); known: ${Object.keys(SETTINGS).join(", ")}`,
-      );
+      fileProblems.push(`${name} is not a setting of the broker (misspelt?); the vars are: ${VAR_NAMES.join(", ")}`);
   }
 
   const config = await configFromVars(vars);
