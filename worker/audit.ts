@@ -1,5 +1,3 @@
-import { encodeBase64Url } from "./jws.ts";
-
 // One structured line per decision, for the operator: the precise reason the client was not
 // told. Never a token or key: the minted token appears only as its jti and a SHA-256.
 //
@@ -59,8 +57,6 @@ const UNCONFIGURED_SOURCE = "/identity-broker";
 export const MAX_AUDIT_LINE_BYTES = 1024;
 /** What is left of a long text field in a truncated line. */
 const TRUNCATED_TEXT_CHARS = 120;
-/** Random bits in an event id: unique per source without the length of a UUID. */
-const EVENT_ID_BYTES = 16;
 
 export function audit(event: AuditEvent, now: number, context?: AuditContext): void {
   console.log(auditLine(event, now, context));
@@ -73,7 +69,7 @@ export function auditLine(event: AuditEvent, now: number, context?: AuditContext
       specversion: "1.0",
       type: EVENT_TYPES[name],
       source: context?.issuer ?? UNCONFIGURED_SOURCE,
-      id: encodeBase64Url(crypto.getRandomValues(new Uint8Array(EVENT_ID_BYTES))),
+      id: crypto.randomUUID(),
       // RFC 3339, whole seconds: decisions are taken at whole-second `now`.
       time: new Date(now * 1000).toISOString().replace(".000Z", "Z"),
       data: { ...data, ...(context && { policy_sha256: context.policySha256 }) },
@@ -81,17 +77,28 @@ export function auditLine(event: AuditEvent, now: number, context?: AuditContext
   const line = envelope(fields);
   if (byteLength(line) <= MAX_AUDIT_LINE_BYTES) return line;
   const { roles, detail, scope, ...rest } = fields;
-  return envelope({
+  const shortened = envelope({
     ...rest,
     ...(roles && { roles_count: roles.length }),
     ...(detail !== undefined && { detail: detail.slice(0, TRUNCATED_TEXT_CHARS) }),
     ...(scope !== undefined && { scope: scope.slice(0, TRUNCATED_TEXT_CHARS) }),
     truncated: true,
   });
+  if (byteLength(shortened) <= MAX_AUDIT_LINE_BYTES) return shortened;
+  // Long names everywhere at once (rule, route, origin): keep the fields of bounded size only.
+  const { outcome, reason, tenant, client_id, jti, exp, token_sha256, action } = fields;
+  return envelope({ outcome, reason, tenant, client_id, jti, exp, token_sha256, action, truncated: true });
 }
 
+/** UTF-8 length without encoding the line (a TextEncoder per line costs more than the JSON). */
 function byteLength(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // Surrogate pairs count 2 + 2 here: 4 bytes in UTF-8, as they should.
+    if (code > 0x7f) bytes += code > 0x7ff && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
 }
 
 export async function sha256Hex(text: string): Promise<string> {

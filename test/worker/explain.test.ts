@@ -189,7 +189,7 @@ describe("audit events as CloudEvents", () => {
       expect(event).toMatchObject({
         specversion: "1.0",
         source: "https://broker.test",
-        id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+        id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
         time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
         data: { policy_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       });
