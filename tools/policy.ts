@@ -113,15 +113,20 @@ function check(settings: LoadedSettings, tenantFile: string | undefined): number
   for (const e of errors) process.stderr.write(`error: ${e}\n`);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   if (errors.length > 0) {
-    process.stderr.write(`${settings.origin}: ${errors.length} error(s); the broker would refuse to start\n`);
+    process.stderr.write(`${settings.origin}: ${count(errors.length, "error")}; the broker would refuse to start\n`);
     return 1;
   }
   const config = settings.config.ok ? settings.config.value : undefined;
   const routes = config?.forward?.table.routes.length ?? 0;
+  const rules = config?.policy.rules.length ?? 0;
   process.stdout.write(
-    `${settings.origin}: ok: ${config?.policy.rules.length} rules, ${routes} routes, ${warnings.length} warning(s); policy_sha256 ${settings.policySha256}\n`,
+    `${settings.origin}: ok: ${count(rules, "rule")}, ${count(routes, "route")}, ${count(warnings.length, "warning")}; policy_sha256 ${settings.policySha256}\n`,
   );
   return 0;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function usable(settings: LoadedSettings): Config {

@@ -197,7 +197,7 @@ function html(graph: PolicyGraph, input: MapInput): string {
 </head>
 <body>
 <h1>${esc(input.title)}</h1>
-<p>${config.policy.rules.length} rules · policy_sha256 <code>${esc(input.policySha256)}</code></p>
+<p>${config.policy.rules.length} rule${config.policy.rules.length === 1 ? "" : "s"} · policy_sha256 <code>${esc(input.policySha256)}</code></p>
 <div class="map">
 ${svg(graph, input)}
 </div>
