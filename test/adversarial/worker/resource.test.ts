@@ -178,12 +178,10 @@ describe("several resources in one request", () => {
       subject_token: await s.token(),
       subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
     });
-    const response = await s.fetch(
-      new Request(`https://broker.test/token?resource=${encodeURIComponent(INVENTORY)}`, {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      }),
+    const response = await s.postRaw(
+      body,
+      "application/x-www-form-urlencoded",
+      `?resource=${encodeURIComponent(INVENTORY)}`,
     );
     await expectRefused(response, log, { status: 400, error: "invalid_target", reason: "resource_missing" });
   });

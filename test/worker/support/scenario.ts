@@ -159,6 +159,28 @@ export function scenario() {
       return token.response;
     },
 
+    /**
+     * POST /token with a raw body (any bytes, any content type, an optional query string); in
+     * agreement mode the identical request goes to /explain too, like exchange().
+     */
+    async postRaw(body: BodyInit, contentType: string, query = "", env: Partial<Env> = {}): Promise<Response> {
+      const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+      const send = (path: string) =>
+        s.fetch(
+          new Request(`https://broker.test${path}${query}`, {
+            method: "POST",
+            body: bytes,
+            headers: { "content-type": contentType },
+          }),
+          env,
+        );
+      if (!agreement.on) return send("/token");
+      const token = await recordingLog(() => send("/token"));
+      const explained = await recordingLog(() => send("/explain"));
+      await expectAgreement(token, explained);
+      return token.response;
+    },
+
     /** POST /explain with the same form as exchange(). */
     async explain(form: Record<string, string | string[] | undefined> = {}, env: Partial<Env> = {}) {
       return s.post("/explain", await s.form(form), env);
