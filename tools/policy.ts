@@ -70,9 +70,8 @@ async function main(argv: string[]): Promise<number> {
       });
       const answer = question.ok ? explainWhatIf(question.value, config) : question;
       if (!answer.ok) {
-        process.stderr.write(
-          `--${answer.error.field === "body" ? "client" : answer.error.field} ${answer.error.problem}\n`,
-        );
+        // The question is built from flags, so every field named is a flag of the same name.
+        process.stderr.write(`--${answer.error.field} ${answer.error.problem}\n`);
         return 1;
       }
       process.stdout.write(`${JSON.stringify(answer.value, null, 2)}\n`);

@@ -71,7 +71,7 @@ function groupedGraph(
   const edges: GraphEdge[] = [];
   let row = 0;
   for (const [origin, granting] of byOrigin) {
-    const originId = `origin-${origins.length}`;
+    const originId = `origin_${origins.length}`;
     origins.push({
       id: originId,
       kind: "origin",
@@ -83,8 +83,8 @@ function groupedGraph(
     });
     for (const rule of granting) {
       const clients = [...(rule.match.clients ?? [])].map((c) => clientNames.get(c) ?? c);
-      const matchId = `match-${row}`;
-      const ruleId = `rule-${row}`;
+      const matchId = `match_${row}`;
+      const ruleId = `rule_${row}`;
       matches.push({
         id: matchId,
         kind: "match",
@@ -128,7 +128,7 @@ function hubGraph(
   );
 
   const ruleNodes: GraphNode[] = rules.map((rule, i) => ({
-    id: `rule-${i}`,
+    id: `rule_${i}`,
     kind: "rule",
     key: rule.name,
     label: rule.name,
@@ -207,7 +207,7 @@ function upsert(
 ): GraphNode & { rows: number[] } {
   let node = map.get(key);
   if (!node) {
-    node = { ...make(), id: `${key.split(":")[0]}-${map.size}`, row: 0, rows: [] };
+    node = { ...make(), id: `${key.split(":")[0]}_${map.size}`, row: 0, rows: [] };
     map.set(key, node);
   }
   return node;

@@ -237,7 +237,7 @@ function mermaid(graph: PolicyGraph): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Mermaid labels in double quotes: a quote is written as the entity #quot;. */
+/** Mermaid labels in double quotes: '#' starts an entity code, so it and '"' are written as entities. */
 function mermaidText(text: string): string {
-  return text.replace(/"/g, "#quot;");
+  return text.replace(/#/g, "#35;").replace(/"/g, "#quot;");
 }
