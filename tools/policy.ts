@@ -17,7 +17,7 @@ import { loadSettings, SettingsError, type LoadedSettings } from "./policy/setti
 
 const USAGE = `usage: npm run policy -- <command> [options]
   check        [--tenant-file FILE]
-  explain      --client ID --roles A,B [--tenant T] --resource ORIGIN [--scope "S1 S2"]
+  explain      --client ID (--roles A,B | --tenant-file FILE) [--tenant T] --resource ORIGIN [--scope "S1 S2"]
   map          [--format svg|html|mermaid] [--out FILE] [--tenant-file FILE] [--title TEXT]
   entra-roles  [--out FILE] [--tenant-file FILE]
 options for every command: --config FILE (default wrangler.toml), --env NAME`;
@@ -53,18 +53,24 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === "check") return check(settings, values["tenant-file"]);
   const config = usable(settings);
-  const clientNames = values["tenant-file"] ? tenantFileFacts(values["tenant-file"], config).clientNames : new Map();
+  const tenantFacts = values["tenant-file"] ? tenantFileFacts(values["tenant-file"], config) : undefined;
+  const clientNames = tenantFacts?.clientNames ?? new Map<string, string>();
   switch (command) {
     case "explain": {
-      if (values.client === undefined || values.roles === undefined || values.resource === undefined)
-        throw new UsageError("explain needs --client, --roles (comma-separated, or '' for none) and --resource");
+      if (values.client === undefined || values.resource === undefined)
+        throw new UsageError("explain needs --client and --resource");
+      // Without --roles, the roles the tenant file assigns the client on the broker's app.
+      const roles =
+        values.roles?.split(",") ??
+        (tenantFacts ? [...(tenantFacts.assignedRoles.get(values.client) ?? [])] : undefined);
+      if (roles === undefined)
+        throw new UsageError(
+          "explain needs --roles (comma-separated, or '' for none), or a --tenant-file to read them from",
+        );
       const question = parseWhatIf({
         ...(values.tenant !== undefined && { tenant: values.tenant }),
         client: values.client,
-        roles: values.roles
-          .split(",")
-          .map((r) => r.trim())
-          .filter((r) => r.length > 0),
+        roles: roles.map((r) => r.trim()).filter((r) => r.length > 0),
         resource: values.resource,
         ...(values.scope !== undefined && { scope: values.scope }),
       });

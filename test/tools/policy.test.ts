@@ -277,7 +277,32 @@ describe("policy explain", () => {
     expect(bad).toMatchObject({ code: 1, stderr: "--client must be the client's app id, a lower-case GUID\n" });
     const missing = policyTool(["explain", "--config", config, "--client", IDENTITIES.orders.appId]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain("explain needs --client, --roles");
+    expect(missing.stderr).toContain("explain needs --client and --resource");
+    const noRoles = policyTool(["explain", "--config", config, "--client", IDENTITIES.orders.appId, "--resource", "x"]);
+    expect(noRoles.code).toBe(2);
+    expect(noRoles.stderr).toContain("explain needs --roles (comma-separated, or '' for none), or a --tenant-file");
+  });
+
+  it("takes the client's roles from the tenant file when --roles is left out", () => {
+    const dir = tempDir();
+    const run = policyTool([
+      "explain",
+      "--config",
+      writeToml(dir, { vars: sampleVars() }),
+      "--tenant-file",
+      sampleTenantFile(dir),
+      "--client",
+      IDENTITIES.agent.appId,
+      "--resource",
+      SAMPLE_ORIGINS.inventory,
+    ]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      decision: "granted",
+      rule: "agent-searches-inventory",
+      scope: "inventory.search",
+      expiresIn: 60,
+    });
   });
 });
 

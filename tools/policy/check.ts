@@ -72,6 +72,8 @@ function sameMatch(a: Rule, b: Rule): boolean {
 export interface TenantFacts {
   /** Client app id → display name, from every tenant in the file. */
   readonly clientNames: ReadonlyMap<string, string>;
+  /** Client app id → the roles it is assigned on the broker's app registration. */
+  readonly assignedRoles: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];
 }
 
@@ -86,6 +88,7 @@ export function tenantFileFacts(file: string, config: Config): TenantFacts {
   if (!parsed.ok) throw new Error(`the tenant file ${file} is invalid:\n  ${parsed.issues.join("\n  ")}`);
   const clientNames = new Map<string, string>();
   const assigned = new Set<string>();
+  const assignedRoles = new Map<string, string[]>();
   let brokerFound = false;
   for (const tenant of parsed.directory.tenants) {
     for (const app of tenant.apps.values()) {
@@ -94,7 +97,10 @@ export function tenantFileFacts(file: string, config: Config): TenantFacts {
       const isBroker = [app.appId, ...app.identifierUris].some((id) => config.entra.audiences.has(id));
       if (!isBroker) continue;
       brokerFound = true;
-      for (const roles of app.roleAssignments.values()) for (const role of roles) assigned.add(role);
+      for (const [client, roles] of app.roleAssignments) {
+        for (const role of roles) assigned.add(role);
+        assignedRoles.set(client, [...new Set([...(assignedRoles.get(client) ?? []), ...roles])]);
+      }
     }
   }
   const warnings: string[] = [];
@@ -108,5 +114,5 @@ export function tenantFileFacts(file: string, config: Config): TenantFacts {
       if (!clientNames.has(client))
         warnings.push(`rule "${rule.name}": client ${client} is not an app registration in ${file}`);
   }
-  return { clientNames, warnings };
+  return { clientNames, assignedRoles, warnings };
 }
