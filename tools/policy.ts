@@ -3,7 +3,7 @@
 //   explain      what the policy decides for an identity (the answer of POST /admin/explain)
 //   map          a picture of who reaches what (svg, html or mermaid)
 //   entra-roles  the appRoles of the broker's Entra app registration, and az commands to assign them
-// Common options: --config FILE (default wrangler.toml), --env NAME (a wrangler environment),
+// Common options: --config FILE (default wrangler.toml; wrangler.json too), --env NAME (a wrangler environment),
 // --tenant-file FILE (the emulator's tenant file: names clients, checks role assignments).
 // Exit codes: 0 ok, 1 the settings (or the question) are invalid, 2 usage error.
 import { writeFileSync } from "node:fs";
@@ -49,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const settings = await loadSettings(values.config, values.env);
+  // The signing keys are a secret: checked when the environment holds them (as wrangler secret put would).
+  const settings = await loadSettings(values.config, values.env, process.env.BROKER_SIGNING_KEYS);
 
   if (command === "check") return check(settings, values["tenant-file"]);
   const config = usable(settings);
@@ -125,7 +126,7 @@ function check(settings: LoadedSettings, tenantFile: string | undefined): number
   const routes = config?.forward?.table.routes.length ?? 0;
   const rules = config?.policy.rules.length ?? 0;
   process.stdout.write(
-    `${settings.origin}: ok: ${count(rules, "rule")}, ${count(routes, "route")}, ${count(warnings.length, "warning")}; policy_sha256 ${settings.policySha256}\n`,
+    `${settings.origin}: ok: ${count(rules, "rule")}, ${count(routes, "route")}, ${count(warnings.length, "warning")}; policy_sha256 ${settings.policySha256}${settings.signingKeysChecked ? "" : "; BROKER_SIGNING_KEYS not checked: it is a secret, set it in the environment to check it"}\n`,
   );
   return 0;
 }

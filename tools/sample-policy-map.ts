@@ -1,13 +1,12 @@
 // Draws docs/policy-map.svg: the map of the sample policy that `npm start` runs (dev/sample.ts),
 // with the origins on the ports npm start gives them and the sample identities' names. It writes
-// the sample as a wrangler.toml and a tenant file, and runs the policy tool on them like a user.
+// the sample as a wrangler configuration and a tenant file, and runs the policy tool on them.
 //   node tools/sample-policy-map.ts            writes docs/policy-map.svg
 //   node tools/sample-policy-map.ts --stdout   prints it (the tests compare it with the committed file)
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { stringify } from "smol-toml";
 import {
   BROKER_API_APP_ID,
   BROKER_APP_ID_URI,
@@ -23,10 +22,10 @@ const ORIGINS = { inventory: "http://127.0.0.1:8801", deploy: "http://127.0.0.1:
 
 const dir = mkdtempSync(join(tmpdir(), "policy-map-"));
 try {
-  const config = join(dir, "wrangler.toml");
+  const config = join(dir, "wrangler.json");
   writeFileSync(
     config,
-    stringify({
+    JSON.stringify({
       name: "identity-broker",
       vars: {
         BROKER_ISSUER: "http://127.0.0.1:8787",

@@ -2,7 +2,6 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { stringify } from "smol-toml";
 import {
   BROKER_API_APP_ID,
   BROKER_APP_ID_URI,
@@ -13,7 +12,8 @@ import {
 } from "../../dev/sample.ts";
 
 // Runs `npm run policy` the way a user does (a child process on the repo's tools/policy.ts) on
-// wrangler.toml files written per test, and parses its XML output with a real XML parser.
+// wrangler configuration files written per test (wrangler.json: the same reader as wrangler.toml),
+// and parses its XML output with a real XML parser.
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const SAMPLE_ORIGINS = { inventory: "http://127.0.0.1:8801", deploy: "http://127.0.0.1:8802" };
@@ -24,8 +24,13 @@ export interface Run {
   stderr: string;
 }
 
-export function policyTool(args: string[], cwd = REPO): Run {
-  const run = spawnSync(process.execPath, [join(REPO, "tools/policy.ts"), ...args], { cwd, encoding: "utf8" });
+export function policyTool(args: string[], env: Record<string, string> = {}): Run {
+  const { BROKER_SIGNING_KEYS: _, ...base } = process.env;
+  const run = spawnSync(process.execPath, [join(REPO, "tools/policy.ts"), ...args], {
+    cwd: REPO,
+    encoding: "utf8",
+    env: { ...base, ...env },
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -44,9 +49,9 @@ export function sampleVars(): Record<string, unknown> {
   };
 }
 
-export function writeToml(dir: string, doc: Record<string, unknown>, name = "wrangler.toml"): string {
-  const file = join(dir, name);
-  writeFileSync(file, stringify({ name: "identity-broker", main: "worker/index.ts", ...doc }));
+export function writeConfig(dir: string, doc: Record<string, unknown>): string {
+  const file = join(dir, "wrangler.json");
+  writeFileSync(file, JSON.stringify({ name: "identity-broker", compatibility_date: "2026-11-01", ...doc }));
   return file;
 }
 

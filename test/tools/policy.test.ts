@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,11 +11,11 @@ import {
   sampleTenantFile,
   sampleVars,
   tempDir,
-  writeToml,
+  writeConfig,
   xmlTexts,
 } from "./policy-tool.ts";
 
-// `npm run policy`: the offline policy tool, run as a child process on wrangler.toml files.
+// `npm run policy`: the offline policy tool, run as a child process on wrangler configuration files.
 
 type Vars = Record<string, unknown>;
 type Rule = ReturnType<typeof samplePolicy>["rules"][number];
@@ -26,14 +27,16 @@ function withRules(edit: (rules: Rule[]) => unknown[], vars: Vars = sampleVars()
 
 function check(vars: Vars, extra: string[] = []) {
   const dir = tempDir();
-  return policyTool(["check", "--config", writeToml(dir, { vars }), ...extra]);
+  return policyTool(["check", "--config", writeConfig(dir, { vars }), ...extra]);
 }
 
 describe("policy check", () => {
   it("accepts the repository's wrangler.toml and prints the policy_sha256 audit events carry", () => {
     const run = policyTool(["check"]);
     expect(run).toMatchObject({ code: 0, stderr: "" });
-    expect(run.stdout).toMatch(/^wrangler\.toml: ok: 1 rule, 0 routes, 0 warnings; policy_sha256 [0-9a-f]{64}\n$/);
+    expect(run.stdout).toMatch(
+      /^wrangler\.toml: ok: 1 rule, 0 routes, 0 warnings; policy_sha256 [0-9a-f]{64}; BROKER_SIGNING_KEYS not checked: it is a secret, set it in the environment to check it\n$/,
+    );
   });
 
   it("accepts the npm start sample with no warnings, its roles all assigned in the tenant file", () => {
@@ -41,7 +44,7 @@ describe("policy check", () => {
     const run = policyTool([
       "check",
       "--config",
-      writeToml(dir, { vars: sampleVars() }),
+      writeConfig(dir, { vars: sampleVars() }),
       "--tenant-file",
       sampleTenantFile(dir),
     ]);
@@ -122,11 +125,49 @@ describe("policy check", () => {
   it("exits 1 on a file that is not TOML, naming the place", () => {
     const dir = tempDir();
     const file = join(dir, "wrangler.toml");
-    writeFileSync(file, "[vars\nPOLICY = 1\n");
+    writeFileSync(file, 'name = "x"\n[vars\nPOLICY = 1\n');
     const run = policyTool(["check", "--config", file]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("wrangler.toml is not valid TOML: Invalid TOML document: illegal character in key");
-    expect(run.stderr).toContain("1:  [vars");
+    expect(run.stderr).toBe(`error: ${file}:2:6: Invalid TOML document: illegal character in key\n  [vars\n`);
+  });
+
+  it("reads TOML as wrangler does, environments included", () => {
+    const dir = tempDir();
+    const file = join(dir, "wrangler.toml");
+    writeFileSync(
+      file,
+      [
+        'name = "x"',
+        "[vars]",
+        'BROKER_ISSUER = "https://broker.example.com"',
+        'ENTRA_TENANT_IDS = "5a3c9e2f-7b41-4d8e-9c6a-2f1e0d4b8a73"',
+        'ENTRA_AUDIENCES = "api://identity-broker"',
+        "[[vars.POLICY.rules]]",
+        'name = "r"',
+        'match = { clients = ["0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"] }',
+        'grant = { origins = ["https://inventory.example.com"], scopes = ["inventory.read"], maxTtlSeconds = 300 }',
+        "[env.staging.vars]",
+        'BROKER_ISSUER = "https://broker.example.com/"',
+        "",
+      ].join("\n"),
+    );
+    expect(policyTool(["check", "--config", file]).stdout).toContain(": ok: 1 rule, 0 routes");
+    const staging = policyTool(["check", "--config", file, "--env", "staging"]);
+    expect(staging.code).toBe(1);
+    expect(staging.stderr).toContain('error: BROKER_ISSUER is "https://broker.example.com/"');
+    expect(staging.stderr).toContain("error: POLICY is not set");
+  });
+
+  it("checks the signing keys when the environment holds them", () => {
+    const file = writeConfig(tempDir(), { vars: sampleVars() });
+    const bad = policyTool(["check", "--config", file], { BROKER_SIGNING_KEYS: '{"keys":[{"kty":"oct","k":"AAAA"}]}' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("error: BROKER_SIGNING_KEYS keys[0]");
+    const good = policyTool(["check", "--config", file], {
+      BROKER_SIGNING_KEYS: JSON.stringify({ keys: [{ ...testSigningKey(), kid: "test" }] }),
+    });
+    expect(good.code).toBe(0);
+    expect(good.stdout).not.toContain("not checked");
   });
 
   it("warns about rules that can never decide, duplicate grants and routes policy never lets through", () => {
@@ -187,7 +228,7 @@ describe("policy check", () => {
     const run = policyTool([
       "check",
       "--config",
-      writeToml(dir, { vars }),
+      writeConfig(dir, { vars }),
       "--tenant-file",
       sampleTenantFile(dir, { roles: ["Inventory.Search"] }),
     ]);
@@ -203,14 +244,17 @@ describe("policy check", () => {
   it("reads a wrangler environment's own vars with --env, and says when it has none", () => {
     const dir = tempDir();
     const staging = withRules((rules) => rules.slice(0, 1));
-    const file = writeToml(dir, { vars: sampleVars(), env: { staging: { vars: staging }, bare: { name: "x" } } });
+    const file = writeConfig(dir, { vars: sampleVars(), env: { staging: { vars: staging }, bare: { name: "x" } } });
     expect(policyTool(["check", "--config", file, "--env", "staging"]).stdout).toContain("[env.staging]: ok: 1 rule,");
     const bare = policyTool(["check", "--config", file, "--env", "bare"]);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toContain("warning: [env.bare] has no vars of its own");
     expect(bare.stderr).toContain("POLICY is not set");
     const missing = policyTool(["check", "--config", file, "--env", "prod"]);
-    expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining("has no [env.prod] section") });
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('No environment found in configuration with name "prod"'),
+    });
   });
 
   it("is what npm run deploy runs before wrangler deploy", () => {
@@ -222,7 +266,7 @@ describe("policy check", () => {
 });
 
 describe("policy explain", () => {
-  const file = () => writeToml(tempDir(), { vars: sampleVars() });
+  const file = () => writeConfig(tempDir(), { vars: sampleVars() });
 
   it("answers what POST /admin/explain answers, offline", () => {
     const config = file();
@@ -288,7 +332,7 @@ describe("policy explain", () => {
     const run = policyTool([
       "explain",
       "--config",
-      writeToml(dir, { vars: sampleVars() }),
+      writeConfig(dir, { vars: sampleVars() }),
       "--tenant-file",
       sampleTenantFile(dir),
       "--client",
@@ -321,7 +365,7 @@ describe("policy map", () => {
     ["200 rules", manyRules(200)],
   ] as const) {
     it(`draws well-formed SVG and HTML naming every rule and origin for ${name}`, () => {
-      const config = writeToml(tempDir(), { vars });
+      const config = writeConfig(tempDir(), { vars });
       const rules = (vars.POLICY as { rules: Array<{ name: string; grant: { origins: string[] } }> }).rules;
       const origins = new Set(rules.flatMap((rule) => rule.grant.origins));
       for (const format of ["svg", "html"]) {
@@ -339,7 +383,7 @@ describe("policy map", () => {
   }
 
   it("marks forward-mode origins with their routes and puts scopes and lifetimes on the edges", () => {
-    const run = policyTool(["map", "--config", writeToml(tempDir(), { vars: sampleVars() })]);
+    const run = policyTool(["map", "--config", writeConfig(tempDir(), { vars: sampleVars() })]);
     const all = xmlTexts(run.stdout).texts.join("\n");
     expect(all).toContain("forward: inventory-items, inventory-search");
     expect(all).toContain("forward: deploy");
@@ -348,7 +392,7 @@ describe("policy map", () => {
   });
 
   it("writes mermaid with every rule and origin", () => {
-    const run = policyTool(["map", "--config", writeToml(tempDir(), { vars: sampleVars() }), "--format", "mermaid"]);
+    const run = policyTool(["map", "--config", writeConfig(tempDir(), { vars: sampleVars() }), "--format", "mermaid"]);
     expect(run.stdout.startsWith("flowchart LR\n")).toBe(true);
     for (const rule of samplePolicy(SAMPLE_ORIGINS).rules) expect(run.stdout).toContain(`["${rule.name}"]`);
     for (const origin of Object.values(SAMPLE_ORIGINS)) expect(run.stdout).toContain(origin);
@@ -359,7 +403,7 @@ describe("policy map", () => {
     const run = policyTool([
       "map",
       "--config",
-      writeToml(dir, { vars: sampleVars() }),
+      writeConfig(dir, { vars: sampleVars() }),
       "--tenant-file",
       sampleTenantFile(dir),
     ]);
@@ -379,7 +423,7 @@ describe("policy map", () => {
 
 describe("policy entra-roles", () => {
   it("derives the appRoles from the policy with stable UUIDv5 ids, the same on every run", () => {
-    const config = writeToml(tempDir(), { vars: sampleVars() });
+    const config = writeConfig(tempDir(), { vars: sampleVars() });
     const first = policyTool(["entra-roles", "--config", config]);
     const second = policyTool(["entra-roles", "--config", config]);
     expect(first.code).toBe(0);
@@ -415,7 +459,7 @@ describe("policy entra-roles", () => {
     const run = policyTool([
       "entra-roles",
       "--config",
-      writeToml(dir, { vars: sampleVars() }),
+      writeConfig(dir, { vars: sampleVars() }),
       "--out",
       out,
       "--tenant-file",
@@ -433,6 +477,10 @@ describe("policy entra-roles", () => {
     expect(run.stdout).not.toContain(IDENTITIES.intruder.appId);
   });
 });
+
+function testSigningKey(): Record<string, unknown> {
+  return generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
+}
 
 function guid(i: number): string {
   const hex = i.toString(16).padStart(12, "0");

@@ -1,12 +1,12 @@
-import { readFileSync } from "node:fs";
-import { parse as parseToml } from "smol-toml";
+import { resolve } from "node:path";
+import { unstable_readConfig } from "wrangler";
 import { loadConfig, SETTINGS, type Config, type Env } from "../../worker/config.ts";
 import { policySha256 } from "../../worker/policy-hash.ts";
 
-// Reads the Worker's settings the way they reach it: wrangler.toml parsed with smol-toml (the TOML
-// parser wrangler itself bundles, same version), the environment's [vars] chosen by wrangler's
-// rules, and the result handed to the Worker's own loadConfig, so that `check` accepts exactly
-// what the deployed broker would accept.
+// Reads the Worker's settings the way they reach it: the configuration file (wrangler.toml, or
+// wrangler.json like the npm start broker's) read by wrangler's own reader, the environment's vars
+// chosen by wrangler's rules, and the result handed to the Worker's own loadConfig, so that
+// `check` accepts exactly what the deployed broker would accept.
 
 export interface LoadedSettings {
   /** Where the vars came from, for messages: "wrangler.toml", "wrangler.toml [env.staging]". */
@@ -18,6 +18,8 @@ export interface LoadedSettings {
   readonly fileProblems: readonly string[];
   readonly warnings: readonly string[];
   readonly policySha256?: string;
+  /** Whether BROKER_SIGNING_KEYS was checked (it is, when the environment holds it). */
+  readonly signingKeysChecked: boolean;
 }
 
 export class SettingsError extends Error {}
@@ -29,33 +31,31 @@ const VAR_NAMES = Object.entries(SETTINGS)
 /** The signing keys are a secret (never in wrangler.toml): a fresh stand-in lets the rest be checked. */
 const STAND_IN_KID = "policy-tool-stand-in";
 
-export async function loadSettings(configFile: string, envName: string | undefined): Promise<LoadedSettings> {
-  let text: string;
-  try {
-    text = readFileSync(configFile, "utf8");
-  } catch (e) {
-    throw new SettingsError(`cannot read ${configFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  let toml: Record<string, unknown>;
-  try {
-    toml = parseToml(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new SettingsError(`${configFile} is not valid TOML: ${(e as Error).message}`);
-  }
+export async function loadSettings(
+  configFile: string,
+  envName: string | undefined,
+  signingKeys: string | undefined = undefined,
+): Promise<LoadedSettings> {
+  const read = (env: string | undefined) => {
+    try {
+      return (unstable_readConfig({ config: resolve(configFile), env }, { hideWarnings: true }).vars ?? {}) as Record<
+        string,
+        unknown
+      >;
+    } catch (e) {
+      // wrangler's ParseError carries where in the file it stopped.
+      const at = (e as { location?: { line?: number; column?: number; lineText?: string } }).location;
+      const where = at?.line !== undefined ? `:${at.line}:${(at.column ?? 0) + 1}` : "";
+      const text = at?.lineText !== undefined ? `\n  ${at.lineText}` : "";
+      throw new SettingsError(`${configFile}${where}: ${(e as Error).message.trim()}${text}`);
+    }
+  };
+  const vars = read(envName);
+  const origin = envName === undefined ? configFile : `${configFile} [env.${envName}]`;
   const warnings: string[] = [];
-  let vars: Record<string, unknown>;
-  let origin = configFile;
-  if (envName === undefined) {
-    vars = tableAt(toml, ["vars"]) ?? {};
-  } else {
-    const env = tableAt(toml, ["env", envName]);
-    if (!env) throw new SettingsError(`${configFile} has no [env.${envName}] section`);
-    origin = `${configFile} [env.${envName}]`;
-    // wrangler: `vars` is not inherited; an environment without its own [env.NAME.vars] has none.
-    vars = tableAt(env, ["vars"]) ?? {};
-    if (!tableAt(env, ["vars"]))
-      warnings.push(`[env.${envName}] has no vars of its own: wrangler does not inherit the top-level [vars]`);
-  }
+  // wrangler does not inherit vars into an environment: one without its own has none at all.
+  if (envName !== undefined && Object.keys(vars).length === 0 && Object.keys(read(undefined)).length > 0)
+    warnings.push(`[env.${envName}] has no vars of its own: wrangler does not inherit the top-level [vars]`);
 
   const fileProblems: string[] = [];
   for (const name of Object.keys(vars)) {
@@ -66,7 +66,7 @@ export async function loadSettings(configFile: string, envName: string | undefin
       fileProblems.push(`${name} is not a setting of the broker (misspelt?); the vars are: ${VAR_NAMES.join(", ")}`);
   }
 
-  const config = await configFromVars(vars);
+  const config = await configFromVars(vars, signingKeys);
   let hash: string | undefined;
   if (config.ok) hash = config.value.policySha256;
   else if (vars.POLICY !== undefined) hash = await policySha256(vars.POLICY).catch(() => undefined);
@@ -77,24 +77,14 @@ export async function loadSettings(configFile: string, envName: string | undefin
     fileProblems,
     warnings,
     ...(hash !== undefined && { policySha256: hash }),
+    signingKeysChecked: signingKeys !== undefined,
   };
 }
 
-/** The Worker's own config loading, with a stand-in for the one setting that is a secret. */
-export async function configFromVars(vars: Readonly<Record<string, unknown>>) {
-  const env: Env = { ...vars, BROKER_SIGNING_KEYS: await standInSigningKeys() };
+/** The Worker's own config loading; the one secret is checked when given, else stood in for. */
+export async function configFromVars(vars: Readonly<Record<string, unknown>>, signingKeys?: string) {
+  const env: Env = { ...vars, BROKER_SIGNING_KEYS: signingKeys ?? (await standInSigningKeys()) };
   return loadConfig(env);
-}
-
-function tableAt(root: Record<string, unknown>, path: string[]): Record<string, unknown> | undefined {
-  let node: unknown = root;
-  for (const key of path) {
-    if (typeof node !== "object" || node === null || Array.isArray(node)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return typeof node === "object" && node !== null && !Array.isArray(node)
-    ? (node as Record<string, unknown>)
-    : undefined;
 }
 
 async function standInSigningKeys(): Promise<string> {
