@@ -33,6 +33,8 @@ describe("npm run bench (quick smoke run)", () => {
         "decide-10000",
         "exchange-fresh",
         "exchange-fresh-unlogged",
+        "exchange-fresh-jose",
+        "exchange-fresh-legacy",
         "exchange-repeated",
         "floor",
         "hono-jwk",
@@ -59,7 +61,7 @@ describe("npm run bench (quick smoke run)", () => {
       "5. bundle",
     ])
       expect(table).toContain(section);
-    expect(targets(r)).toHaveLength(11);
-    expect(renderTargets(r).split("\n")).toHaveLength(11);
+    expect(targets(r)).toHaveLength(12);
+    expect(renderTargets(r).split("\n")).toHaveLength(12);
   });
 });

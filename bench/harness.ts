@@ -53,6 +53,8 @@ const FULL: Plan = {
       verify: 400,
       "exchange-fresh": 200,
       "exchange-fresh-unlogged": 200,
+      "exchange-fresh-jose": 200,
+      "exchange-fresh-legacy": 200,
       "exchange-repeated": 400,
       trivial: 400,
       "hono-jwk": 400,

@@ -1,46 +1,38 @@
-import type { Config } from "./config.ts";
-import type { Caller, VerificationProblem } from "./entra-token.ts";
-import { readBearerToken } from "./forward/bearer.ts";
-import type { JwksCache } from "./jwks.ts";
+import type { Broker } from "./broker.ts";
+import type { Caller, VerificationReason } from "./entra-token.ts";
+import { readBearerToken, type BearerProblem } from "./forward/bearer.ts";
+import type { KeepAlive } from "./jwks.ts";
+import { KEYS_UNAVAILABLE } from "./keys-unavailable.ts";
 import { err, ok, type Result } from "./result.ts";
-import { tokenHash, verifiedCallersFor } from "./verified-callers.ts";
 
 // Who may use /admin/*: an operator's tool holding an Entra app-only token for the broker's own
 // app registration (verified exactly like a subject token), from a certificate-authenticated
 // client, carrying one of the ADMIN_ROLES app roles. Refusals follow RFC 6750 §3.
 
 export type AdminAuthFailure =
-  | { readonly reason: "token_missing" }
-  | { readonly reason: "authorization_malformed" }
-  | { readonly reason: "token_in_query" }
-  | { readonly reason: "token_invalid"; readonly problem: VerificationProblem }
+  | BearerProblem
+  | { readonly reason: "token_invalid"; readonly problem: VerificationReason }
   | { readonly reason: "client_not_certificate_authenticated"; readonly client: string }
   | { readonly reason: "admin_role_missing"; readonly client: string; readonly required: readonly string[] };
 
-/** What admin authentication needs of the broker's per-isolate state. */
-export interface AdminAuthState {
-  readonly config: Config;
-  readonly jwks: JwksCache;
-}
-
 export async function authenticateAdmin(
   request: Request,
-  broker: AdminAuthState,
+  broker: Broker,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Result<Caller, AdminAuthFailure>> {
   const bearer = readBearerToken(request.headers, new URL(request.url));
-  if (!bearer.ok) return err({ reason: bearer.error });
-  const token = bearer.value;
-  const verified = await verifiedCallersFor(broker.config, broker.jwks).verify(token, await tokenHash(token), now);
-  if (!verified.ok) return err({ reason: "token_invalid", problem: verified.error });
-  const caller = verified.value;
+  if (!bearer.ok) return bearer;
+  const verified = await broker.callers.verify(bearer.value, now, keepAlive);
+  if (!verified.ok) return err({ reason: "token_invalid", problem: verified.error.reason });
+  const { caller } = verified.value;
+  const { adminRoles } = broker.config;
   // Even where REQUIRE_CERTIFICATE_CLIENTS=false admits client secrets for exchanges, changing or
   // inspecting the broker takes a key that never leaves its signer.
   if (caller.clientAuth !== "certificate")
     return err({ reason: "client_not_certificate_authenticated", client: caller.appId });
-  const required = [...broker.config.adminRoles];
-  if (!caller.roles.some((role) => broker.config.adminRoles.has(role)))
-    return err({ reason: "admin_role_missing", client: caller.appId, required });
+  if (!caller.roles.some((role) => adminRoles.has(role)))
+    return err({ reason: "admin_role_missing", client: caller.appId, required: [...adminRoles] });
   return ok(caller);
 }
 
@@ -48,9 +40,6 @@ export async function authenticateAdmin(
 export function adminAuthReason(failure: AdminAuthFailure): string {
   return failure.reason === "token_invalid" ? failure.problem : failure.reason;
 }
-
-/** How long an operator's tool should wait while Entra's keys cannot be fetched. */
-const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
 
 export function adminAuthRefusal(failure: AdminAuthFailure, realm: string): Response {
   switch (failure.reason) {
@@ -69,11 +58,8 @@ export function adminAuthRefusal(failure: AdminAuthFailure, realm: string): Resp
     case "token_invalid":
       if (failure.problem === "jwks_unavailable") {
         return Response.json(
-          {
-            error: "temporarily_unavailable",
-            error_description: "Entra ID signing keys are unavailable right now; retry later",
-          },
-          { status: 503, headers: { ...NO_STORE, "retry-after": String(KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS) } },
+          { error: KEYS_UNAVAILABLE.error, error_description: KEYS_UNAVAILABLE.description },
+          { status: 503, headers: { ...NO_STORE, "retry-after": String(KEYS_UNAVAILABLE.retryAfterSeconds) } },
         );
       }
       // The same for every verification failure: the reason is in the audit log only.

@@ -1,6 +1,7 @@
 import { loadForwardSettings, type ForwardConfig } from "./forward/settings.ts";
+import { canonicalOrigin } from "./lib/origin.ts";
+import { GUID } from "./lib/syntax.ts";
 import { policySha256 } from "./policy-hash.ts";
-import { canonicalOrigin } from "./origin.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 import { err, ok, type Result } from "./result.ts";
 import { loadSigningKeys, type SigningKeys } from "./signing-keys.ts";
@@ -84,7 +85,6 @@ export interface Config {
   readonly policySha256: string;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PUBLIC_CLOUD = "https://login.microsoftonline.com";
 const PUBLIC_CLOUD_V1_ISSUER = "https://sts.windows.net";
 /** The app role an operator's client holds to use the admin API, unless ADMIN_ROLES says otherwise. */

@@ -52,7 +52,7 @@ export function explainDecision(
   if (!decision.ok) return { decision: "denied", reason: decision.error.reason, candidates };
   const grant = decision.value;
   const lifetime = explainedLifetime(grant, settings.maxTokenTtlSeconds, subjectRemaining);
-  if (!lifetime.ok) return { decision: "denied", reason: lifetime.error, candidates };
+  if (!lifetime.ok) return { decision: "denied", reason: lifetime.error.reason, candidates };
   return {
     decision: "granted",
     reason: "granted",

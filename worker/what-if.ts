@@ -2,7 +2,8 @@ import type { Config } from "./config.ts";
 import { explainDecision, type Explanation } from "./explain.ts";
 import { parseScopeParameter } from "./exchange-request.ts";
 import { isObject } from "./json.ts";
-import { canonicalOrigin } from "./origin.ts";
+import { canonicalOrigin } from "./lib/origin.ts";
+import { GUID } from "./lib/syntax.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // A what-if question for the policy, asked without any token: POST /admin/explain's body and
@@ -24,7 +25,6 @@ export interface WhatIfProblem {
   readonly problem: string;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** As many roles as a verified Entra token may carry (entra-token.ts): a what-if is no bigger. */
 const MAX_ROLES = 256;
 const MAX_ROLE_LENGTH = 256;

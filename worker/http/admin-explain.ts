@@ -1,6 +1,8 @@
-import { adminAuthReason, adminAuthRefusal, authenticateAdmin, type AdminAuthState } from "../admin-auth.ts";
+import { adminAuthReason, adminAuthRefusal, authenticateAdmin } from "../admin-auth.ts";
 import { audit } from "../audit.ts";
-import { readCapped } from "../read-capped.ts";
+import type { Broker } from "../broker.ts";
+import type { KeepAlive } from "../jwks.ts";
+import { readCapped } from "../lib/read-capped.ts";
 import { explainWhatIf, parseWhatIf, type WhatIfProblem } from "../what-if.ts";
 
 // POST /admin/explain: an operator asks what the policy would decide for any identity, with no
@@ -10,9 +12,14 @@ import { explainWhatIf, parseWhatIf, type WhatIfProblem } from "../what-if.ts";
 /** A what-if names one client, up to 256 roles of 256 characters and one origin: 80 KiB is ample. */
 const MAX_BODY_BYTES = 80 * 1024;
 
-export async function adminExplain(request: Request, broker: AdminAuthState, now: number): Promise<Response> {
+export async function adminExplain(
+  request: Request,
+  broker: Broker,
+  now: number,
+  keepAlive?: KeepAlive,
+): Promise<Response> {
   const { config } = broker;
-  const admin = await authenticateAdmin(request, broker, now);
+  const admin = await authenticateAdmin(request, broker, now, keepAlive);
   if (!admin.ok) {
     const failure = admin.error;
     audit(

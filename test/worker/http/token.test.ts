@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, nowSeconds, scenario } from "./support/scenario.ts";
-import { captureLog } from "./support/audit-log.ts";
+import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, nowSeconds, scenario } from "../support/scenario.ts";
+import { captureLog } from "../support/audit-log.ts";
 
 const log = captureLog();
 
