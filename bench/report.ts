@@ -1,4 +1,5 @@
 import type { BenchResult } from "./harness.ts";
+import { originKitRows, originKitTargets } from "./origin-kit.ts";
 import type { PlotCase } from "./plot.ts";
 
 // The table `npm run bench` prints and the targets, judged from one result: every target is a
@@ -120,6 +121,7 @@ export function targets(r: BenchResult): Target[] {
       " MiB",
       `${mib(r.memory.heapBeforeBytes)} before`,
     ),
+    ...originKitTargets(r.originKit).map((k) => t(k.name, k.value, k.op, k.limit, "x", k.basis)),
   ];
 }
 
@@ -194,6 +196,10 @@ export function renderTable(r: BenchResult): string {
   cpuRow("exchange handler, fresh token, jose, unlogged", "exchange-fresh-jose", "floor");
   row("exchange handler, jose / hand-written", "", "", "", f2(us("exchange-fresh-jose") / us("exchange-fresh-legacy")));
   cpuRow("exchange, repeated token", "exchange-repeated", "floor");
+  cpuRow("  its stage: read + parse the form (RFC 8693 checks)", "stage-parse", "floor");
+  cpuRow("  its stage: cached verification (SHA-256 + lookup)", "stage-verify-cached", "floor");
+  cpuRow("  its stage: audit line", "stage-audit", "floor");
+  cpuRow("  its stage: JSON response", "stage-response", "floor");
   cpuRow("trivial route through the Worker (framework floor)", "trivial", "floor");
   cpuRow("verify stage alone (all Entra checks)", "verify", "floor");
   cpuRow("hono/jwk middleware verify (signature + exp only)", "hono-jwk", "floor");
@@ -233,6 +239,8 @@ export function renderTable(r: BenchResult): string {
 
   row("5. bundle (wrangler deploy --dry-run)", "KiB", "gzip KiB", "", "");
   row("worker/index.ts bundle", f1(r.bundle.bytes / 1024), f1(r.bundle.gzipBytes / 1024), "", "");
+
+  for (const cells of originKitRows(r.originKit)) row(...cells);
 
   // Section rows (their label starts with a digit) in bold; markdown alignment: text left, figures right.
   const all = [

@@ -11,7 +11,7 @@ import { createVerifiedCallers, type VerifiedCallers } from "./verified-callers.
 export interface Broker {
   readonly config: Config;
   readonly callers: VerifiedCallers;
-  /** Forward mode's minted downstream tokens, reused while they have life left. */
+  /** Minted downstream tokens, reused by POST /token and forward mode while they have life left. */
   readonly mintedTokens: MintedTokens;
 }
 

@@ -4,6 +4,8 @@ import { jwk } from "hono/jwk";
 import { sign as honoSign } from "hono/jwt";
 import type { SignatureAlgorithm } from "hono/utils/jwt/jwa";
 import broker from "../../worker/index.ts";
+import { type AuditEvent, audit } from "../../worker/audit.ts";
+import { readExchangeRequest } from "../../worker/exchange-request.ts";
 import { type Broker, createBroker } from "../../worker/broker.ts";
 import { loadConfig, type Config, type Env } from "../../worker/config.ts";
 import { verifyEntraToken } from "../../worker/entra-token.ts";
@@ -46,7 +48,45 @@ const encoder = new TextEncoder();
 
 type Case = (i: number, s: State, env: BenchEnv) => Promise<unknown> | unknown;
 
+/** A granted exchange's audit record, as the broker writes it (a reuse: no token hash). */
+const REPRESENTATIVE_AUDIT_EVENT: AuditEvent = {
+  event: "token_exchange",
+  outcome: "granted",
+  reason: "granted",
+  tenant: "00000000-0000-4000-8000-000000000000",
+  client_id: CLIENT_APP_ID,
+  token_version: "2.0",
+  resource: "https://orders.bench.example",
+  subject_token_remaining_s: 3000,
+  roles: [CLIENT_ROLE],
+  rule: "rule-1",
+  scope: SCOPE,
+  jti: "0f0e0d0c-0b0a-4908-8706-050403020100",
+  exp: 1795932000,
+  token_reused: true,
+};
+
 const CASES: Record<string, Case> = {
+  // Where a repeated exchange's CPU goes: its stages one at a time, on the same request and token.
+  async "stage-parse"(_i, s, env) {
+    const r = await readExchangeRequest(req(s.tokens[0]!, env));
+    if (!r.ok) throw new Error(`stage-parse: ${r.error.reason}`);
+  },
+  async "stage-verify-cached"(_i, s) {
+    const r = await s.broker.callers.verify(s.tokens[0]!, nowSeconds());
+    if (!r.ok) throw new Error(`stage-verify-cached: ${r.error.reason}`);
+  },
+  "stage-audit"(_i, _s) {
+    audit(REPRESENTATIVE_AUDIT_EVENT, nowSeconds());
+  },
+  async "stage-response"(_i, s) {
+    const r = Response.json(
+      { access_token: s.tokens[0], token_type: "Bearer", expires_in: 300, scope: SCOPE },
+      { headers: { "cache-control": "no-store", pragma: "no-cache" } },
+    );
+    await r.arrayBuffer();
+  },
+
   // The floor: the two operations no implementation of the contract can avoid for a fresh token.
   async floor(i, s) {
     const token = s.tokens[i % s.tokens.length]!;

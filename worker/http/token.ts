@@ -6,7 +6,6 @@ import { toWireError, type ExchangeFailure } from "../errors.ts";
 import { readExchangeRequest } from "../exchange-request.ts";
 import type { KeepAlive } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
-import { mint } from "../mint.ts";
 import { decide } from "../policy.ts";
 
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
@@ -25,7 +24,7 @@ export async function tokenExchange(
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
   const verified = await broker.callers.verify(exchange.subjectToken, now, keepAlive);
   if (!verified.ok) return deny({ stage: "verify", ...verified.error }, config, now, { resource: exchange.resource });
-  const { caller } = verified.value;
+  const { caller, subjectKey } = verified.value;
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
@@ -37,7 +36,16 @@ export async function tokenExchange(
     return deny({ stage: "lifetime", ...lifetime.error }, config, now, callerFields(caller, now, exchange.resource));
   const ttlSeconds = lifetime.value;
 
-  const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
+  // A service that exchanges the same Entra token for the same grant again gets the token it was
+  // given before while that has life left (the rule forward mode follows): one signature per
+  // token lifetime instead of one per call, and one live token per caller and origin.
+  const { issued, reused } = await broker.mintedTokens.get(subjectKey, {
+    issuer: config.issuer,
+    caller,
+    grant,
+    ttlSeconds,
+    now,
+  });
   audit(
     {
       event: "token_exchange",
@@ -49,7 +57,9 @@ export async function tokenExchange(
       scope: issued.scope,
       jti: issued.jti,
       exp: issued.expiresAt,
-      token_sha256: await sha256Hex(issued.token),
+      token_reused: reused,
+      // The hash names a token once, when it is minted; a reuse is named by its jti.
+      ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
     },
     now,
     config,
@@ -59,7 +69,7 @@ export async function tokenExchange(
       access_token: issued.token,
       issued_token_type: exchange.requestedTokenType,
       token_type: "Bearer",
-      expires_in: issued.expiresIn,
+      expires_in: issued.expiresAt - now,
       scope: issued.scope,
     },
     { headers: NO_STORE },
