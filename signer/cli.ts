@@ -31,8 +31,12 @@ const EXIT_FOR: Record<SignerErrorCode, number> = {
   ERR_TOKEN: EXIT.token,
   ERR_EXCHANGE: EXIT.exchange,
   ERR_NETWORK: EXIT.unreachable,
+  ERR_TIMEOUT: EXIT.unreachable,
   ERR_SOCKET: EXIT.unreachable,
 };
+
+/** A one-shot command serves the process that ran it. */
+const CLI_CALLER = { via: "cli", peerPid: process.ppid, peerUid: process.getuid?.() } as const;
 
 export type CliIo = {
   stdout: (text: string) => void;
@@ -69,7 +73,8 @@ Credential (files only; never the key itself in a flag or variable):
   BROKER_SIGNER_NEXT_KEY_FILE + BROKER_SIGNER_NEXT_CERT_FILE (second certificate, for rotation)
   BROKER_SIGNER_PFX_FILE [+ BROKER_SIGNER_PFX_PASSPHRASE_FILE]
   BROKER_SIGNER_FEDERATED_TOKEN_FILE (workload identity federation; AZURE_FEDERATED_TOKEN_FILE also read)
-Exit codes: 0 ok, 2 usage/config, 3 credential, 4 Entra ID refused, 5 broker refused, 6 unreachable, 1 internal.`;
+Exit codes: 0 ok, 2 usage/config, 3 credential, 4 Entra ID refused, 5 broker refused, 6 unreachable or no
+answer within 10 s, 1 internal.`;
 
 const HELP: Record<string, string> = {
   main: `Usage: broker-signer <command> [options]
@@ -247,9 +252,9 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const scope = values.scope ?? config.brokerScope;
       if (scope === undefined)
         throw new SignerError("ERR_USAGE", "no scope: pass --scope api://<app>/.default (or configure brokerScope)");
-      validateScope(scope, "--scope");
+      validateScope(scope, "--scope", "ERR_USAGE");
       const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
-      const t = await service.getToken(scope);
+      const t = await service.getToken(scope, CLI_CALLER);
       io.stdout(
         values.json
           ? JSON.stringify({
@@ -275,7 +280,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
         );
       const config = configFrom(values, io);
       const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
-      const out = await service.exchange(values.resource, values.scope);
+      const out = await service.exchange(values.resource, values.scope, CLI_CALLER);
       io.stdout(values.json ? JSON.stringify(out) + "\n" : out.access_token + "\n");
       return EXIT.ok;
     }

@@ -161,13 +161,12 @@ function readConfigFile(file: string): FileConfig {
     "$schema",
     "//",
   ]);
-  for (const key of Object.keys(parsed)) {
-    if (!known.has(key))
-      fail(
-        `config file key "${key}"`,
-        `unknown setting; known settings are ${[...known].filter((k) => !k.startsWith("$") && k !== "//").join(", ")}`,
-      );
-  }
+  const unknown = Object.keys(parsed).filter((key) => !known.has(key));
+  if (unknown.length > 0)
+    fail(
+      `config file key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}`,
+      `unknown setting${unknown.length > 1 ? "s" : ""}; known settings are ${[...known].filter((k) => !k.startsWith("$") && k !== "//").join(", ")}`,
+    );
   return parsed as FileConfig;
 }
 
@@ -269,17 +268,67 @@ export function validateSocketPath(value: string, setting: string): string {
 /** Entra scopes are short tokens without whitespace; client credentials need the `/.default` form. */
 const MAX_SCOPE_LENGTH = 512;
 
-export function validateScope(scope: string, setting: string): string {
-  if (scope.length === 0 || scope.length > MAX_SCOPE_LENGTH || /[\s\x00-\x1f\x7f]/.test(scope)) {
-    fail(setting, `"${scope.slice(0, 80)}" is not a scope; use one resource's scope like api://broker/.default`);
-  }
+/** The problem with `scope` as an Entra client-credentials scope, if any. */
+function scopeProblem(scope: string): string | undefined {
+  if (scope.length === 0 || scope.length > MAX_SCOPE_LENGTH || /[\s\x00-\x1f\x7f]/.test(scope))
+    return `"${scope.slice(0, 80)}" is not a scope; use one resource's scope like api://broker/.default`;
   // Entra ID only accepts "<resource>/.default" in the client credentials flow (AADSTS1002012).
   if (!scope.endsWith("/.default"))
-    fail(
-      setting,
-      `"${scope}" must end with /.default (client credentials use the app's granted roles, e.g. api://broker/.default)`,
-    );
+    return `"${scope}" must end with /.default (client credentials use the app's granted roles, e.g. api://broker/.default)`;
+  return undefined;
+}
+
+/** `code` says whose mistake it is: ERR_CONFIG for a setting, ERR_REQUEST for a caller's request. */
+export function validateScope(
+  scope: string,
+  setting: string,
+  code: "ERR_CONFIG" | "ERR_REQUEST" | "ERR_USAGE" = "ERR_CONFIG",
+): string {
+  const problem = scopeProblem(scope);
+  if (problem !== undefined) throw new SignerError(code, `${setting}: ${problem}`);
   return scope;
+}
+
+/**
+ * Runs each setting's parser, collecting every problem instead of stopping at the first, so one run
+ * names everything to fix. Key material pasted into a setting outranks the rest (ERR_KEY_UNSAFE).
+ */
+function problemCollector() {
+  const problems: SignerError[] = [];
+  return {
+    problems,
+    attempt<T>(parse: () => T): T | undefined {
+      try {
+        return parse();
+      } catch (e) {
+        if (!(e instanceof SignerError)) throw e;
+        problems.push(e);
+        return undefined;
+      }
+    },
+    fail(setting: string, fix: string): undefined {
+      problems.push(new SignerError("ERR_CONFIG", `${setting}: ${fix}`));
+      return undefined;
+    },
+  };
+}
+
+function combined(problems: readonly SignerError[], configFile: string | undefined, missing: boolean): SignerError {
+  const lines = problems.map((p) => p.message);
+  // A setting that is simply absent most often means the config file was never found: say which one
+  // was read, or that none was, and how to point at one.
+  if (missing)
+    lines.push(
+      configFile === undefined
+        ? `no config file was read: neither --config nor ${ENV.config} is set; point at one with \`export ${ENV.config}=/path/to/signer.json\` (or --config FILE), or set the ${ENV.tenantId}-style variables`
+        : `the config file read was ${configFile}; check that it is the one you meant (--config or ${ENV.config})`,
+    );
+  const code = problems.some((p) => p.code === "ERR_KEY_UNSAFE") ? "ERR_KEY_UNSAFE" : "ERR_CONFIG";
+  if (lines.length === 1) return new SignerError(code, lines[0]!);
+  return new SignerError(
+    code,
+    `${problems.length} problem${problems.length === 1 ? "" : "s"} in the signer's configuration:\n  - ${lines.join("\n  - ")}`,
+  );
 }
 
 /** Parse the configuration. `env` and `cwd` are arguments so tests don't touch the process's. */
@@ -288,9 +337,11 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): SignerConfig {
-  const configFile = overrides.configFile ?? env[ENV.config];
-  const file: FileConfig = configFile ? readConfigFile(resolve(cwd, configFile)) : {};
-  const fileDir = configFile ? dirname(resolve(cwd, configFile)) : cwd;
+  const { problems, attempt, fail } = problemCollector();
+  const configFile = overrides.configFile ?? (env[ENV.config] || undefined);
+  const configPath = configFile ? resolve(cwd, configFile) : undefined;
+  const file: FileConfig = (configPath ? attempt(() => readConfigFile(configPath)) : undefined) ?? {};
+  const fileDir = configPath ? dirname(configPath) : cwd;
   const pick = (
     key: keyof typeof ENV & keyof FileConfig & keyof ConfigOverrides,
     azure?: string,
@@ -301,74 +352,97 @@ export function loadConfig(
     if (azure && env[azure]) return { value: env[azure], setting: azure };
     return { value: undefined, setting: `${ENV[key]} (or config file "${key}")` };
   };
+  let missing = false;
 
   const t = pick("tenantId", AZURE_ENV.tenantId);
-  const tenantId = str(t.value, t.setting);
-  if (tenantId === undefined)
+  let tenantId = attempt(() => str(t.value, t.setting));
+  if (tenantId === undefined && t.value === undefined) {
+    missing = true;
     fail(
       "tenant",
       `not set; set ${ENV.tenantId} or "tenantId" in the config file (the directory/tenant id of the app registration)`,
     );
-  if (TENANT_ALIASES.has(tenantId.toLowerCase()))
-    fail(t.setting, `"${tenantId}" is not a tenant; app-only tokens need the tenant id (a GUID) or its domain`);
-  if (!GUID.test(tenantId) && !DOMAIN.test(tenantId))
-    fail(t.setting, `"${tenantId}" is not a tenant id (GUID) or domain name`);
+  } else if (tenantId !== undefined && TENANT_ALIASES.has(tenantId.toLowerCase()))
+    tenantId = fail(
+      t.setting,
+      `"${tenantId}" is not a tenant; app-only tokens need the tenant id (a GUID) or its domain`,
+    );
+  else if (tenantId !== undefined && !GUID.test(tenantId) && !DOMAIN.test(tenantId))
+    tenantId = fail(t.setting, `"${tenantId}" is not a tenant id (GUID) or domain name`);
 
   const c = pick("clientId", AZURE_ENV.clientId);
-  const clientId = str(c.value, c.setting);
-  if (clientId === undefined)
+  let clientId = attempt(() => str(c.value, c.setting));
+  if (clientId === undefined && c.value === undefined) {
+    missing = true;
     fail(
       "client id",
       `not set; set ${ENV.clientId} or "clientId" in the config file (the app registration's application (client) id)`,
     );
-  if (!GUID.test(clientId)) fail(c.setting, `"${clientId}" is not an application (client) id; it is a GUID`);
+  } else if (clientId !== undefined && !GUID.test(clientId))
+    clientId = fail(c.setting, `"${clientId}" is not an application (client) id; it is a GUID`);
 
   const a = pick("authorityHost", AZURE_ENV.authorityHost);
-  const authorityHost = parseAuthorityHost(str(a.value, a.setting) ?? DEFAULT_AUTHORITY_HOST, a.setting);
+  const authorityHost = attempt(() => parseAuthorityHost(str(a.value, a.setting) ?? DEFAULT_AUTHORITY_HOST, a.setting));
 
-  const certificates =
-    certificatesFromEnv(env, cwd) ??
-    (file.certificates !== undefined ? parseCertificates(file.certificates, fileDir) : undefined);
-  const fedEnv = path(env[ENV.federatedTokenFile], ENV.federatedTokenFile, cwd);
-  const fedFile = fedEnv ?? path(file.federatedTokenFile, `config file "federatedTokenFile"`, fileDir);
-  let credential: CredentialSource;
+  const certificates = attempt(
+    () =>
+      certificatesFromEnv(env, cwd) ??
+      (file.certificates !== undefined ? parseCertificates(file.certificates, fileDir) : undefined),
+  );
+  const fedEnv = attempt(() => path(env[ENV.federatedTokenFile], ENV.federatedTokenFile, cwd));
+  const fedFile = fedEnv ?? attempt(() => path(file.federatedTokenFile, `config file "federatedTokenFile"`, fileDir));
+  let credential: CredentialSource | undefined;
   if (certificates !== undefined) {
     if (fedFile !== undefined)
       fail("credential", "both certificates and a federated token file are configured; choose one");
-    if (certificates.length > MAX_CERTIFICATES)
+    else if (certificates.length > MAX_CERTIFICATES)
       fail("certificates", `at most ${MAX_CERTIFICATES} (the current one and the next, during rotation)`);
-    credential = { kind: "certificate", certificates };
+    else credential = { kind: "certificate", certificates };
   } else if (fedFile !== undefined) {
     credential = { kind: "federated", tokenFile: fedFile };
-  } else {
-    const azureFed = path(env[AZURE_ENV.federatedTokenFile], AZURE_ENV.federatedTokenFile, cwd);
-    if (azureFed === undefined) {
+  } else if (
+    problems.length === 0 ||
+    !problems.some((p) => /certificates|KEY_FILE|CERT_FILE|PFX|FEDERATED/.test(p.message))
+  ) {
+    const azureFed = attempt(() => path(env[AZURE_ENV.federatedTokenFile], AZURE_ENV.federatedTokenFile, cwd));
+    if (azureFed !== undefined) credential = { kind: "federated", tokenFile: azureFed };
+    else {
+      missing = true;
       fail(
         "credential",
         `none configured; set ${ENV.keyFile} + ${ENV.certFile}, ${ENV.pfxFile}, ${ENV.federatedTokenFile}, or "certificates" / "federatedTokenFile" in the config file`,
       );
     }
-    credential = { kind: "federated", tokenFile: azureFed };
   }
 
   const ca = pick("caFile");
-  const caFile = path(ca.value, ca.setting, ca.setting.startsWith("config") ? fileDir : cwd);
+  const caFile = attempt(() => path(ca.value, ca.setting, ca.setting.startsWith("config") ? fileDir : cwd));
   const b = pick("brokerUrl");
-  const brokerRaw = str(b.value, b.setting);
-  const brokerUrl = brokerRaw === undefined ? undefined : parseBrokerUrl(brokerRaw, b.setting);
+  const brokerUrl = attempt(() => {
+    const raw = str(b.value, b.setting);
+    return raw === undefined ? undefined : parseBrokerUrl(raw, b.setting);
+  });
   const bs = pick("brokerScope");
-  const brokerScope = str(bs.value, bs.setting);
-  if (brokerScope !== undefined) validateScope(brokerScope, bs.setting);
+  const brokerScope = attempt(() => {
+    const raw = str(bs.value, bs.setting);
+    return raw === undefined ? undefined : validateScope(raw, bs.setting);
+  });
   const s = pick("socketPath");
-  const socketRaw = str(s.value, s.setting);
-  const socketPath =
-    socketRaw === undefined
-      ? undefined
-      : validateSocketPath(
-          socketRaw.startsWith("@") ? socketRaw : resolve(s.setting.startsWith("config") ? fileDir : cwd, socketRaw),
-          s.setting,
-        );
+  const socketPath = attempt(() => {
+    const raw = str(s.value, s.setting);
+    if (raw === undefined) return undefined;
+    const base = s.setting.startsWith("config") ? fileDir : cwd;
+    return validateSocketPath(raw.startsWith("@") ? raw : resolve(base, raw), s.setting);
+  });
 
+  if (
+    problems.length > 0 ||
+    tenantId === undefined ||
+    clientId === undefined ||
+    authorityHost === undefined ||
+    credential === undefined
+  )
+    throw combined(problems, configPath, missing);
   const authority = `${authorityHost}/${tenantId}`;
   return Object.freeze({
     tenantId,

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | undefined>;
-export type Logger = { [L in LogLevel]: (event: string, fields?: LogFields) => void };
+export type Logger = { [L in LogLevel | "audit"]: (event: string, fields?: LogFields) => void };
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -28,7 +28,17 @@ export function createLogger(
       if (ORDER[lvl] < ORDER[level]) return;
       write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields })}\n`);
     };
-  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  // The audit trail (assertions signed, tokens and exchanges served) is written whatever the level:
+  // an operator who quiets the log must not lose the record of who got which credential.
+  const audit = (event: string, fields: LogFields = {}) =>
+    write(`${JSON.stringify({ time: new Date().toISOString(), level: "audit", event, ...fields })}\n`);
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error"), audit };
 }
 
-export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  audit: () => {},
+};

@@ -15,6 +15,7 @@ import { dirname } from "node:path";
 import { validateSocketPath } from "./config.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 import { tokenHash, type Logger } from "./log.ts";
+import { socketPeer } from "./peer.ts";
 import type { SignerService } from "./service.ts";
 
 /** Requests are a resource and a scope; anything bigger is a mistake or an attack on memory. */
@@ -23,6 +24,11 @@ const MAX_REQUEST_BODY_BYTES = 8 * 1024;
 /** A local caller sends its request at once; a connection that dawdles is holding a slot for nothing. */
 const REQUEST_TIMEOUT_MS = 10_000;
 const HEADERS_TIMEOUT_MS = 5_000;
+/**
+ * Node checks the two timeouts above only on this timer (30 s by default), so a 5 s header timeout
+ * would really be up to 35 s. Once a second keeps them what they say.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 const SOCKET_MODE = 0o600;
 const DIR_MODE = 0o700;
@@ -40,6 +46,8 @@ function statusFor(code: SignerErrorCode): { status: number; error: string } {
       return { status: 502, error: "token_unavailable" };
     case "ERR_NETWORK":
       return { status: 502, error: "upstream_unreachable" };
+    case "ERR_TIMEOUT":
+      return { status: 504, error: "upstream_timeout" };
     case "ERR_CONFIG":
     case "ERR_CREDENTIAL":
     case "ERR_KEY_UNSAFE":
@@ -114,19 +122,34 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+class BodyTooLarge extends SignerError {
+  constructor() {
+    super("ERR_REQUEST", `request body larger than ${MAX_REQUEST_BODY_BYTES} bytes`);
+  }
+}
+
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    // A declared length over the cap is refused before a byte is read.
+    if (Number(req.headers["content-length"] ?? 0) > MAX_REQUEST_BODY_BYTES) {
+      reject(new BodyTooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_REQUEST_BODY_BYTES) {
-        reject(new SignerError("ERR_REQUEST", `request body larger than ${MAX_REQUEST_BODY_BYTES} bytes`));
-        req.destroy();
+        // Stop buffering but keep draining (bounded by the request timeout), so the caller can
+        // finish sending and read the 413 instead of seeing a reset connection.
+        req.off("data", onData);
+        req.resume();
+        reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
@@ -135,6 +158,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 async function handle(
   req: http.IncomingMessage,
   service: SignerService,
+  now: () => number,
 ): Promise<{ status: number; body: unknown; log: Record<string, string | number> }> {
   const url = new URL(req.url ?? "/", "http://signer.invalid");
   if (url.pathname === "/token") {
@@ -147,8 +171,8 @@ async function handle(
     const scopes = url.searchParams.getAll("scope");
     if (scopes.length !== 1 || !scopes[0])
       throw new SignerError("ERR_REQUEST", "give exactly one scope: GET /token?scope=api://<app>/.default");
-    const t = await service.getToken(scopes[0]);
-    const expiresIn = Math.max(0, Math.floor((t.expiresOn.getTime() - Date.now()) / 1000));
+    const t = await service.getToken(scopes[0], socketPeer(req.socket));
+    const expiresIn = Math.max(0, Math.floor((t.expiresOn.getTime() - now()) / 1000));
     return {
       status: 200,
       body: {
@@ -189,7 +213,7 @@ async function handle(
       throw new SignerError("ERR_REQUEST", 'POST /exchange needs a string "resource" (the downstream origin)');
     if (scope !== undefined && typeof scope !== "string")
       throw new SignerError("ERR_REQUEST", '"scope" must be a string (space-separated scopes)');
-    const out = await service.exchange(resource, scope);
+    const out = await service.exchange(resource, scope, socketPeer(req.socket));
     return { status: 200, body: out, log: { resource, tokenHash: tokenHash(out.access_token) } };
   }
   if (url.pathname === "/health" && req.method === "GET") {
@@ -210,17 +234,23 @@ export async function startSocketServer(options: {
   socketPath: string;
   service: SignerService;
   log: Logger;
+  now?: () => number;
 }): Promise<SocketServer> {
   const { service, log } = options;
+  const now = options.now ?? Date.now;
   const socketPath = validateSocketPath(options.socketPath, "socket path");
   prepareDirectory(dirname(socketPath));
   await clearStaleSocket(socketPath);
 
   const server = http.createServer(
-    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+    {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
     (req, res) => {
       const started = Date.now();
-      handle(req, service)
+      handle(req, service, now)
         .then(({ status, body, log: fields }) => {
           send(res, status, body);
           log.info("request", {
@@ -233,7 +263,8 @@ export async function startSocketServer(options: {
         })
         .catch((e: unknown) => {
           if (e instanceof SignerError) {
-            const mapped = statusFor(e.code);
+            if (e instanceof BodyTooLarge) res.setHeader("connection", "close");
+            const mapped = e instanceof BodyTooLarge ? { status: 413, error: "invalid_request" } : statusFor(e.code);
             // The broker's own OAuth status and error code are the useful ones for an exchange refusal.
             const status = e.code === "ERR_EXCHANGE" && e.status !== undefined ? e.status : mapped.status;
             const error =

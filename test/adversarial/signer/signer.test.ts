@@ -24,6 +24,7 @@ import {
   cleanupTempDirs,
   tempDir,
   thrownSignerError,
+  rejectedSignerError,
   type CertOnDisk,
 } from "../../signer/support/fixtures.ts";
 
@@ -286,25 +287,25 @@ describe("client assertions: the fixed template only", () => {
     ["an empty string", ""],
   ] as const;
   for (const [name, aud] of audiences) {
-    it(`refuses to sign for ${name} (ERR_CREDENTIAL), with no private-key operation`, () => {
+    it(`refuses to sign for ${name} (ERR_CREDENTIAL), with no private-key operation`, async () => {
       const signer = newSigner();
-      expect(thrownSignerError(() => signer.assertion(aud)).code).toBe("ERR_CREDENTIAL");
+      expect((await rejectedSignerError(signer.assertion(aud))).code).toBe("ERR_CREDENTIAL");
       expect(signer.signatures).toBe(0);
     });
   }
 
-  it("refuses every audience but the pinned endpoint (fast-check, 300 runs)", () => {
+  it("refuses every audience but the pinned endpoint (fast-check, 300 runs)", async () => {
     const signer = newSigner();
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.oneof(
           fc.string(),
           fc.webUrl(),
           fc.constantFrom(ENDPOINT.toUpperCase(), `${ENDPOINT} `, ` ${ENDPOINT}`, `${ENDPOINT}\u0000`),
         ),
-        (aud) => {
+        async (aud) => {
           fc.pre(aud !== ENDPOINT);
-          expect(() => signer.assertion(aud)).toThrow(SignerError);
+          await expect(signer.assertion(aud)).rejects.toThrow(SignerError);
         },
       ),
       { numRuns: 300 },
@@ -319,7 +320,7 @@ describe("client assertions: the fixed template only", () => {
     await fc.assert(
       fc.asyncProperty(fc.double({ min: 0, max: 1, noNaN: true }), async (f) => {
         const t = start + Math.floor(f * span);
-        const jwt = newSigner(() => t).assertion();
+        const jwt = await newSigner(() => t).assertion();
         await compactVerify(jwt, key);
         expect(Object.keys(decodeProtectedHeader(jwt)).sort()).toEqual(["alg", "typ", "x5t#S256"]);
         const claims = decodeJwt(jwt);
@@ -338,27 +339,30 @@ describe("client assertions: the fixed template only", () => {
     expect(ASSERTION_LIFETIME_S).toBeLessThanOrEqual(600);
   });
 
-  it("never hands out a cached assertion with less than 180 s left, whatever the clock does (fast-check)", () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 400_000 }), { minLength: 1, maxLength: 40 }), (steps) => {
-        let t = Date.now();
-        const signer = newSigner(() => t);
-        for (const step of steps) {
-          t += step;
-          const exp = decodeJwt(signer.assertion()).exp!;
-          expect(exp - t / 1000).toBeGreaterThanOrEqual(180);
-          expect(exp - t / 1000).toBeLessThanOrEqual(ASSERTION_LIFETIME_S);
-        }
-      }),
+  it("never hands out a cached assertion with less than 180 s left, whatever the clock does (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 400_000 }), { minLength: 1, maxLength: 40 }),
+        async (steps) => {
+          let t = Date.now();
+          const signer = newSigner(() => t);
+          for (const step of steps) {
+            t += step;
+            const exp = decodeJwt(await signer.assertion()).exp!;
+            expect(exp - t / 1000).toBeGreaterThanOrEqual(180);
+            expect(exp - t / 1000).toBeLessThanOrEqual(ASSERTION_LIFETIME_S);
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
-  it("gives every assertion that goes over the wire a unique jti (2,000 sent, two signers)", () => {
+  it("gives every assertion that goes over the wire a unique jti (2,000 sent, two signers)", async () => {
     const jtis = new Set<string>();
     for (const signer of [newSigner(), newSigner()]) {
       for (let i = 0; i < 1000; i++) {
-        const jwt = signer.assertion();
+        const jwt = await signer.assertion();
         jtis.add(decodeJwt(jwt).jti as string);
         signer.markSent(jwt);
       }
@@ -366,19 +370,19 @@ describe("client assertions: the fixed template only", () => {
     expect(jtis.size).toBe(2000);
   });
 
-  it("never re-issues an assertion once sent, even if asked to mark a different one", () => {
+  it("never re-issues an assertion once sent, even if asked to mark a different one", async () => {
     const signer = newSigner();
-    const first = signer.assertion();
+    const first = await signer.assertion();
     signer.markSent(`${first}x`);
-    expect(signer.assertion()).toBe(first);
+    expect(await signer.assertion()).toBe(first);
     signer.markSent(first);
-    expect(signer.assertion()).not.toBe(first);
+    expect(await signer.assertion()).not.toBe(first);
   });
 
-  it("refuses to sign with a certificate outside its validity (expired or not yet valid)", () => {
+  it("refuses to sign with a certificate outside its validity (expired or not yet valid)", async () => {
     for (const t of [cred.notAfter.getTime() + 1000, cred.notBefore.getTime() - 1000]) {
       const signer = newSigner(() => t);
-      expect(thrownSignerError(() => signer.assertion()).code).toBe("ERR_CREDENTIAL");
+      expect((await rejectedSignerError(signer.assertion())).code).toBe("ERR_CREDENTIAL");
       expect(signer.signatures).toBe(0);
     }
   });
