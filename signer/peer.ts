@@ -20,8 +20,11 @@ export type Caller = {
 
 /** One lookup walks every process's descriptors (~20 ms); a flood of new connections must not fork a flood of `ss`. */
 const MAX_LOOKUPS_IN_FLIGHT = 4;
-/** `ss` answers in tens of milliseconds; beyond this the audit line goes out without the peer. */
-const LOOKUP_TIMEOUT_MS = 2_000;
+/**
+ * `ss` answers in tens of milliseconds; beyond this the audit line goes out without the peer. The
+ * first answer on a connection waits for the lookup, so this also bounds that delay.
+ */
+const LOOKUP_TIMEOUT_MS = 1_000;
 const SS_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 let inFlight = 0;

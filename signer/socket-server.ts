@@ -251,6 +251,12 @@ export async function startSocketServer(options: {
     (req, res) => {
       const started = Date.now();
       handle(req, service, now)
+        // The answer waits for the peer lookup (started when the connection opened; bounded): a caller
+        // that exits as soon as it has its token would otherwise be gone before the kernel is asked.
+        .then(async (answer) => {
+          await socketPeer(req.socket);
+          return answer;
+        })
         .then(({ status, body, log: fields }) => {
           send(res, status, body);
           log.info("request", {
@@ -311,6 +317,8 @@ export async function startSocketServer(options: {
     server.close();
     throw new SignerError("ERR_SOCKET", `could not make ${socketPath} mode 0600`);
   }
+  // Who connected is asked while they are surely still there: at connection time.
+  server.on("connection", (socket: net.Socket) => void socketPeer(socket));
   log.info("socket.listening", { socketPath });
 
   return {

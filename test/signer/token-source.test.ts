@@ -124,6 +124,53 @@ describe("with a certificate", () => {
     expect(decodeJwt(second).exp).toBeGreaterThan(decodeJwt(first).exp!);
   });
 
+  it("starts refreshing at half the token's lifetime, not 10 minutes before expiry", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = Date.now();
+    const s = service(emu, env);
+    const first = await token(s);
+    const lifetimeMs = decodeJwt(first).exp! * 1000 - t0;
+    vi.setSystemTime(t0 + lifetimeMs / 2 - 60_000);
+    expect(await token(s)).toBe(first);
+    await s.idle();
+    expect(s.stats().tokenRequests).toBe(1);
+    vi.setSystemTime(t0 + lifetimeMs / 2 + 60_000);
+    expect(await token(s)).toBe(first); // served at once; the refresh runs behind it
+    await s.idle();
+    expect(s.stats().tokenRequests).toBe(2);
+    expect(await token(s)).not.toBe(first);
+  });
+
+  it("keeps serving through an Entra outage that starts when refresh is due, until 5 minutes before expiry (~25 minutes of headroom)", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const dir = tempDir();
+    const down = await startEntra(tenantFile({ certificates: [cert.certPem] }), join(dir, "emu"));
+    const t0 = Date.now();
+    const s = service(down, env);
+    const first = await token(s);
+    const expiresMs = decodeJwt(first).exp! * 1000;
+    await down.close(); // Entra ID is unreachable from here on
+    let firstAttempt: number | undefined;
+    let firstFailure: number | undefined;
+    for (let t = t0; t < expiresMs && firstFailure === undefined; t += 60_000) {
+      vi.setSystemTime(t);
+      const before = s.stats().tokenRequests;
+      try {
+        expect(await s.getToken(BROKER_SCOPE)).toMatchObject({ accessToken: first });
+      } catch (e) {
+        expect(e).toBeInstanceOf(SignerError);
+        firstFailure = t;
+      }
+      await s.idle();
+      if (firstAttempt === undefined && s.stats().tokenRequests > before) firstAttempt = t;
+    }
+    expect(firstAttempt).toBeDefined();
+    expect(firstFailure).toBeDefined();
+    const headroomMinutes = (firstFailure! - firstAttempt!) / 60_000;
+    expect(headroomMinutes).toBeGreaterThanOrEqual(24);
+    expect(expiresMs - firstFailure!).toBeLessThanOrEqual(5 * 60_000);
+  });
+
   it("never hands out a token with less than 5 minutes left", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     const t0 = Date.now();
