@@ -314,20 +314,18 @@ function problemCollector() {
 }
 
 function combined(problems: readonly SignerError[], configFile: string | undefined, missing: boolean): SignerError {
-  const lines = problems.map((p) => p.message);
   // A setting that is simply absent most often means the config file was never found: say which one
   // was read, or that none was, and how to point at one.
-  if (missing)
-    lines.push(
-      configFile === undefined
-        ? `no config file was read: neither --config nor ${ENV.config} is set; point at one with \`export ${ENV.config}=/path/to/signer.json\` (or --config FILE), or set the ${ENV.tenantId}-style variables`
-        : `the config file read was ${configFile}; check that it is the one you meant (--config or ${ENV.config})`,
-    );
+  const hint = !missing
+    ? ""
+    : configFile === undefined
+      ? `\nNo config file was read: neither --config nor ${ENV.config} is set. Point at one with \`export ${ENV.config}=/path/to/signer.json\` (or --config FILE), or set the BROKER_SIGNER_* variables.`
+      : `\nThe config file read was ${configFile}; check that it is the one you meant (--config or ${ENV.config}).`;
   const code = problems.some((p) => p.code === "ERR_KEY_UNSAFE") ? "ERR_KEY_UNSAFE" : "ERR_CONFIG";
-  if (lines.length === 1) return new SignerError(code, lines[0]!);
+  if (problems.length === 1) return new SignerError(code, `${problems[0]!.message}${hint}`);
   return new SignerError(
     code,
-    `${problems.length} problem${problems.length === 1 ? "" : "s"} in the signer's configuration:\n  - ${lines.join("\n  - ")}`,
+    `${problems.length} problems in the signer's configuration:\n  - ${problems.map((p) => p.message).join("\n  - ")}${hint}`,
   );
 }
 
@@ -384,6 +382,7 @@ export function loadConfig(
   const a = pick("authorityHost", AZURE_ENV.authorityHost);
   const authorityHost = attempt(() => parseAuthorityHost(str(a.value, a.setting) ?? DEFAULT_AUTHORITY_HOST, a.setting));
 
+  const problemsBeforeCredential = problems.length;
   const certificates = attempt(
     () =>
       certificatesFromEnv(env, cwd) ??
@@ -400,10 +399,8 @@ export function loadConfig(
     else credential = { kind: "certificate", certificates };
   } else if (fedFile !== undefined) {
     credential = { kind: "federated", tokenFile: fedFile };
-  } else if (
-    problems.length === 0 ||
-    !problems.some((p) => /certificates|KEY_FILE|CERT_FILE|PFX|FEDERATED/.test(p.message))
-  ) {
+  } else if (problems.length === problemsBeforeCredential) {
+    // Only when no credential setting was malformed: "none configured" would contradict that problem.
     const azureFed = attempt(() => path(env[AZURE_ENV.federatedTokenFile], AZURE_ENV.federatedTokenFile, cwd));
     if (azureFed !== undefined) credential = { kind: "federated", tokenFile: azureFed };
     else {

@@ -2,7 +2,17 @@
 // reach sockets and steer msal. Node-side (the signer is Node by nature). No network beyond loopback:
 // the authority is a closed loopback port, so nothing here ever reaches an Entra ID.
 import { createPublicKey } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -11,8 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSERTION_LIFETIME_S, createAssertionSigner, type AssertionSigner } from "../../../signer/assertion.ts";
 import {
   assertNoKeyMaterialInProcess,
+  assertSafeSecretFile,
   loadCertificateCredential,
   type CertificateCredential,
+  type FileProbe,
 } from "../../../signer/credential.ts";
 import { loadConfig } from "../../../signer/config.ts";
 import { SignerError } from "../../../signer/errors.ts";
@@ -119,6 +131,98 @@ describe("private key file permissions", () => {
     );
     expect(e.code).toBe("ERR_CREDENTIAL");
     expectNoKey(e.message);
+  });
+});
+
+describe("key file ownership and the directories above it", () => {
+  /** Another user's uid: nobody on this machine needs to own it. */
+  const OTHER_UID = 4242;
+  const load = (keyFile: string) => () => loadCertificateCredential({ kind: "pem", keyFile, certFile: cert.certFile });
+
+  /** The real file system, except that `path` reports `facts`: another user's file without needing root. */
+  const probeWith = (path: string, facts: { uid?: number; mode?: number }): FileProbe => ({
+    stat: (p) => {
+      const st = statSync(p);
+      if (p !== path) return st;
+      return {
+        uid: facts.uid ?? st.uid,
+        mode: facts.mode ?? st.mode,
+        isFile: () => st.isFile(),
+        isDirectory: () => st.isDirectory(),
+      };
+    },
+    realpath: realpathSync,
+    uid: process.getuid!(),
+  });
+
+  it("refuses a 0600 key file owned by another user (file facts injected)", () => {
+    const keyFile = keyCopy(0o600);
+    const e = thrownSignerError(() =>
+      assertSafeSecretFile(keyFile, "private key file", probeWith(keyFile, { uid: OTHER_UID })),
+    );
+    expect(e.code).toBe("ERR_KEY_UNSAFE");
+    expect(e.message).toContain(`owned by uid ${OTHER_UID}`);
+    expect(() => assertSafeSecretFile(keyFile, "private key file", probeWith(keyFile, {}))).not.toThrow();
+  });
+
+  it.runIf(process.getuid?.() === 0)("refuses a 0600 key file chowned to another user (as root)", () => {
+    const keyFile = keyCopy(0o600);
+    chownSync(keyFile, OTHER_UID, OTHER_UID);
+    const e = thrownSignerError(load(keyFile));
+    expect(e.code).toBe("ERR_KEY_UNSAFE");
+    expect(e.message).toMatch(new RegExp(`owned by uid ${OTHER_UID}, not by the signer's user`));
+  });
+
+  for (const mode of [0o777, 0o770, 0o775, 0o757]) {
+    it(`refuses a 0600 key in a directory of mode ${mode.toString(8)}: whoever can write it can swap the key`, () => {
+      const d = join(dir, `open-${mode.toString(8)}-${Math.random().toString(36).slice(2)}`);
+      mkdirSync(d);
+      chmodSync(d, mode);
+      const keyFile = join(d, "key.pem");
+      writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
+      const e = thrownSignerError(load(keyFile));
+      expect(e.code).toBe("ERR_KEY_UNSAFE");
+      expect(e.message).toContain(`directory ${d} has mode ${mode.toString(8)}`);
+      expect(e.message).toContain(`chmod go-w ${d}`);
+      expectNoKey(e.message);
+    });
+  }
+
+  it("refuses a key below a group-writable directory further up", () => {
+    const top = join(dir, `top-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(join(top, "a", "b"), { recursive: true });
+    chmodSync(top, 0o770);
+    const keyFile = join(top, "a", "b", "key.pem");
+    writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
+    expect(thrownSignerError(load(keyFile)).message).toContain(`directory ${top} has mode 770`);
+  });
+
+  it("accepts a key in a sticky world-writable directory (/tmp style), as OpenSSH does", () => {
+    const sticky = join(dir, `sticky-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const keyFile = join(sticky, "key.pem");
+    writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
+    expect(load(keyFile)().thumbprintSha256).toBe(cred.thumbprintSha256);
+  });
+
+  it("refuses a key in a directory owned by another user (file facts injected)", () => {
+    const keyFile = keyCopy(0o600);
+    const e = thrownSignerError(() =>
+      assertSafeSecretFile(keyFile, "private key file", probeWith(dir, { uid: OTHER_UID })),
+    );
+    expect(e.message).toContain(`directory ${dir} is owned by uid ${OTHER_UID}`);
+  });
+
+  it("judges a symlinked key by the directories of its target", () => {
+    const open = join(dir, `open-target-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const target = join(open, "key.pem");
+    writeFileSync(target, cert.keyPem, { mode: 0o600 });
+    const link = join(dir, `link-open-${Math.random().toString(36).slice(2)}.pem`);
+    symlinkSync(target, link);
+    expect(thrownSignerError(load(link)).message).toContain(`directory ${open} has mode 777`);
   });
 });
 
