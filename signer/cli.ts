@@ -3,7 +3,8 @@
  * JSON with --json); logs and errors go to stderr. Exit codes are stable (see EXIT).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { loadConfig, validateScope, type ConfigOverrides, type SignerConfig } from "./config.ts";
+import { loadConfig, type ConfigOverrides, type SignerConfig } from "./config.ts";
+import { validateScope } from "./config-values.ts";
 import { resolve } from "node:path";
 import { defaultSocketPath } from "./client.ts";
 import { assertNoKeyMaterialInProcess } from "./credential.ts";

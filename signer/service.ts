@@ -4,7 +4,8 @@
  * commands and the daemon use this; nothing else holds the private key. Every assertion signed and
  * every token or exchange served is one audit line (public facts only: jti, thumbprint, hashes, caller).
  */
-import { validateScope, type SignerConfig } from "./config.ts";
+import type { SignerConfig } from "./config.ts";
+import { validateScope } from "./config-values.ts";
 import { loadCertificateCredential, selectSigningCredential, type CertificateCredential } from "./credential.ts";
 import { OPERATION_DEADLINE_MS, withDeadline } from "./deadline.ts";
 import { SignerError } from "./errors.ts";

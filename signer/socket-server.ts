@@ -8,14 +8,15 @@
  *   GET  /health                        → {status, credential}
  *   errors                              → {error, error_description, code}
  */
-import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, statSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { dirname } from "node:path";
-import { validateSocketPath } from "./config.ts";
+import { validateSocketPath } from "./config-values.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 import { tokenHash, type Logger } from "./log.ts";
 import { socketPeer } from "./peer.ts";
+import { clearStaleSocket, prepareDirectory } from "./socket-file.ts";
 import type { SignerService } from "./service.ts";
 
 /** Requests are a resource and a scope; anything bigger is a mistake or an attack on memory. */
@@ -31,7 +32,6 @@ const HEADERS_TIMEOUT_MS = 5_000;
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 const SOCKET_MODE = 0o600;
-const DIR_MODE = 0o700;
 
 export type SocketServer = { readonly socketPath: string; close(): Promise<void> };
 
@@ -54,62 +54,6 @@ function statusFor(code: SignerErrorCode): { status: number; error: string } {
     case "ERR_SOCKET":
       return { status: 500, error: "signer_misconfigured" };
   }
-}
-
-/** Make sure the socket's directory exists, is ours and is closed to everyone else. */
-function prepareDirectory(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: DIR_MODE });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST")
-      throw new SignerError(
-        "ERR_SOCKET",
-        `cannot create socket directory ${dir} (${(e as NodeJS.ErrnoException).code}); its parent must exist`,
-      );
-  }
-  const st = lstatSync(dir);
-  if (!st.isDirectory()) throw new SignerError("ERR_SOCKET", `socket directory ${dir} is not a directory`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid)
-    throw new SignerError(
-      "ERR_SOCKET",
-      `socket directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); use a directory of your own`,
-    );
-  if ((st.mode & 0o077) !== 0) {
-    throw new SignerError(
-      "ERR_SOCKET",
-      `socket directory ${dir} has mode ${(st.mode & 0o777).toString(8)}; other users could reach the socket: run \`chmod 700 ${dir}\``,
-    );
-  }
-}
-
-/** A leftover socket file from a crashed daemon is removed; a live one means another signer is running. */
-async function clearStaleSocket(socketPath: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(socketPath);
-  } catch {
-    return;
-  }
-  if (!st.isSocket())
-    throw new SignerError(
-      "ERR_SOCKET",
-      `${socketPath} exists and is not a socket; remove it or choose another socket path`,
-    );
-  const live = await new Promise<boolean>((resolve) => {
-    const c = net.connect(socketPath);
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-  });
-  if (live)
-    throw new SignerError(
-      "ERR_SOCKET",
-      `another process is already listening on ${socketPath}; stop it or choose another socket path`,
-    );
-  unlinkSync(socketPath);
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
