@@ -36,7 +36,7 @@ export type ExchangeResponse = {
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
 /** $XDG_RUNTIME_DIR is per-user and 0700 by design; otherwise a per-uid directory under the temp dir. */
-export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultSocketPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime) return join(runtime, "broker-signer", "signer.sock");
   return join(tmpdir(), `broker-signer-${process.getuid?.() ?? "user"}`, "signer.sock");

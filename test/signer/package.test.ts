@@ -80,6 +80,31 @@ describe("@identity-broker/signer installed from its tarball on Node 20", () => 
     expect(out).not.toMatch(/from "[^"]+\.ts"/);
   });
 
+  it("type-checks a consumer that imports the client library by name (declarations, no @types/node needed)", async () => {
+    writeFileSync(
+      join(project, "check.ts"),
+      `import { createSignerClient, SIGNER_ERROR_CODES, SignerError, type SignerErrorCode, type TokenResponse } from "@identity-broker/signer";
+const pending: Promise<TokenResponse> = createSignerClient().getToken("api://broker/.default");
+const code: SignerErrorCode = SIGNER_ERROR_CODES[0];
+// @ts-expect-error: codes are a closed set
+const wrong: SignerErrorCode = "ERR_NOPE";
+export { pending, code, wrong, SignerError };
+`,
+    );
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true, types: [] },
+        files: ["check.ts"],
+      }),
+    );
+    const r = await run(process.execPath, [join(REPO, "node_modules/typescript/bin/tsc"), "-p", project], {
+      cwd: project,
+    });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("npx broker-signer --help prints the usage", async () => {
     const r = await run("/usr/bin/npx", ["broker-signer", "--help"], { cwd: project });
     expect(r.code).toBe(0);
