@@ -13,7 +13,7 @@ import {
   type TokenLoadResults,
 } from "./http-load.ts";
 import { connectHeapReader } from "./memory.ts";
-import { policyOf } from "./policy-shape.ts";
+import { policyOf, SCOPE } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
 import { bundleSize, startDevWorker, type BundleSize, type DevWorker } from "./wrangler.ts";
 import { wrkVersion, type LoadSettings } from "./wrk.ts";
@@ -168,6 +168,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`1. HTTP load: wrk -t${plan.load.threads} -c${plan.load.connections} -d${plan.load.durationSeconds}s per case`);
     const load = await tokenLoad(broker, fixture, origin.origin, tokens, dir, plan.load);
     const forward = await forwardLoad(broker, fixture, origin.origin, plan.load);
+
+    log("4. signer: cached getToken over the unix socket, exchanges cached vs at the broker, assertion signing");
+    const signer = await benchSigner(fixture, join(dir, "signer"), plan.signerCalls, plan.signerSignatures, {
+      brokerUrl: broker.origin,
+      resource: origin.origin,
+      scope: SCOPE,
+    });
     await broker.stop(); // the CPU figures below get the machine to themselves
 
     log("2-3. CPU per operation inside workerd, policy scaling");
@@ -178,9 +185,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`3. memory after ${plan.memoryTokens.toLocaleString("en")} distinct subject tokens`);
     const memory = await measureMemory(memoryWorker, tokens, plan.memoryTokens);
     await memoryWorker.stop();
-
-    log("4. signer: cached getToken over the unix socket, assertion signing");
-    const signer = await benchSigner(fixture, join(dir, "signer"), plan.signerCalls, plan.signerSignatures);
 
     log("5. bundle: wrangler deploy --dry-run");
     const bundle = bundleSize(join(dir, "bundle"));

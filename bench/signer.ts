@@ -4,6 +4,8 @@ import { join, resolve } from "node:path";
 import { signAssertion } from "../signer/assertion.ts";
 import { createSignerClient } from "../signer/client.ts";
 import { loadCertificateCredential } from "../signer/credential.ts";
+import { exchangeToken } from "../signer/exchange.ts";
+import { createHttpClient } from "../signer/network.ts";
 import { startChild, waitUntil } from "../dev/processes.ts";
 import { median } from "./cpu.ts";
 import { BROKER_APP_ID_URI, CLIENT_APP_ID, TENANT_ID, type Fixture } from "./fixture.ts";
@@ -20,7 +22,24 @@ export interface Latencies {
   readonly maxMs: number;
 }
 
+/** Where the daemon exchanges: the real broker in workerd, granting the bench client `resource`. */
+export interface ExchangeTarget {
+  readonly brokerUrl: string;
+  readonly resource: string;
+  readonly scope: string;
+}
+
 export interface SignerResults {
+  /**
+   * POST /exchange over the socket for one (resource, scope), served from the daemon's cache,
+   * against one broker round trip per call (what every call cost without the cache).
+   */
+  readonly exchange: {
+    readonly cached: Latencies;
+    readonly uncached: Latencies;
+    /** Exchanges the broker performed for `cached.calls` daemon calls. */
+    readonly brokerExchanges: number;
+  };
   readonly cachedGetToken: Latencies;
   /** GET /health on the same socket: the baseline a cached getToken is compared with. */
   readonly socketRoundTrip: Latencies;
@@ -39,6 +58,7 @@ export async function benchSigner(
   dir: string,
   calls: number,
   signatures: number,
+  target: ExchangeTarget,
 ): Promise<SignerResults> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keyFile = join(dir, "key.pem");
@@ -56,6 +76,7 @@ export async function benchSigner(
       authorityHost: fixture.emulator.httpsOrigin,
       caFile: fixture.emulator.caCertPath,
       brokerScope: scope,
+      brokerUrl: target.brokerUrl,
       socketPath,
       certificates: [{ keyFile, certFile }],
     }),
@@ -94,7 +115,13 @@ export async function benchSigner(
       p99Ms: percentile(transport, 0.99),
       maxMs: transport[transport.length - 1]!,
     };
-    return { cachedGetToken, socketRoundTrip, assertion: await signingRates(keyFile, certFile, signatures) };
+    const exchange = await exchangeLatencies(client, (await client.getToken(scope)).access_token, target, calls);
+    return {
+      cachedGetToken,
+      socketRoundTrip,
+      exchange,
+      assertion: await signingRates(keyFile, certFile, signatures),
+    };
   } finally {
     await daemon.stop();
   }
@@ -154,6 +181,37 @@ async function signingRates(
     nodeCryptoSignaturesPerSecond: median(nodeRates),
     ratio: signaturesPerSecond / rawSignaturesPerSecond,
   };
+}
+
+async function exchangeLatencies(
+  client: ReturnType<typeof createSignerClient>,
+  entraToken: string,
+  target: ExchangeTarget,
+  calls: number,
+): Promise<SignerResults["exchange"]> {
+  const exchanges = async () => (await client.health()).stats.exchanges ?? 0;
+  const before = await exchanges();
+  const cached = await timed(calls, () => client.exchange(target.resource, target.scope));
+  const brokerExchanges = (await exchanges()) - before;
+  // Without the cache every call is a broker round trip (the broker's own verification cache makes
+  // each one cheap already: a SHA-256 and a signature, not RSA + claim checks).
+  const http = createHttpClient(undefined);
+  const uncached = await timed(calls, () =>
+    exchangeToken(http, target.brokerUrl, entraToken, target.resource, target.scope),
+  );
+  return { cached, uncached, brokerExchanges };
+}
+
+async function timed(calls: number, fn: () => Promise<unknown>): Promise<Latencies> {
+  for (let i = 0; i < Math.min(50, calls); i++) await fn(); // warm
+  const samples: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const started = performance.now();
+    await fn();
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  return { calls, p50Ms: median(samples), p99Ms: percentile(samples, 0.99), maxMs: samples[samples.length - 1]! };
 }
 
 function percentile(sorted: readonly number[], p: number): number {

@@ -45,7 +45,8 @@ export function defaultSocketPath(env: Readonly<Record<string, string | undefine
 export type SignerClient = {
   getToken(scope: string): Promise<TokenResponse>;
   exchange(resource: string, scope?: string): Promise<ExchangeResponse>;
-  health(): Promise<{ status: string; credential: unknown }>;
+  /** Liveness, the credential's public facts and counters (token requests sent, exchanges at the broker, cache hits). */
+  health(): Promise<{ status: string; credential: unknown; stats: Record<string, number> }>;
 };
 
 export function createSignerClient(
