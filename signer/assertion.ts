@@ -13,12 +13,11 @@ import { SignerError } from "./errors.ts";
 export const ASSERTION_LIFETIME_S = 300;
 
 /**
- * msal-node calls the assertion callback on every token request, cache hits included. Re-signing each
- * time is a private-key operation per cached read, so an assertion that has not been sent yet is
- * reused while it has at least this long left (covers a slow token request plus clock skew at Entra ID).
- * Once sent it is never handed out again: each request to Entra ID carries a fresh `jti`.
+ * Handed-out assertions whose sending has not been seen yet (msal may fail before sending). Each is
+ * handed out once: two requests carrying one `jti` would be refused by Entra ID as a replay. msal is
+ * only asked when a request goes out (the token cache is ours), so this holds one or two entries.
  */
-const MIN_REMAINING_S = 180;
+const MAX_PENDING = 16;
 
 /** What the audit log records about one signed assertion: never the assertion itself. */
 export type SignedAssertion = {
@@ -31,11 +30,11 @@ export type SignedAssertion = {
 
 export type AssertionSigner = {
   /**
-   * A signed assertion for the pinned token endpoint. `requestedAudience` is what msal-node asks for;
-   * anything other than the pinned endpoint is refused rather than signed.
+   * A freshly signed assertion for the pinned token endpoint, never handed out twice. `requestedAudience`
+   * is what msal-node asks for; anything other than the pinned endpoint is refused rather than signed.
    */
   assertion(requestedAudience?: string): Promise<string>;
-  /** Tell the signer an assertion went over the wire: it will not be handed out again. Returns its facts. */
+  /** Tell the signer an assertion went over the wire; returns its public facts (for the audit trail). */
   markSent(assertion: string): SignedAssertion | undefined;
   /** The certificate that signs now (public facts only). */
   signingCredential(): CertificateCredential;
@@ -89,7 +88,7 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
   const { clientId, tokenEndpoint, credentials } = options;
   const now = options.now ?? Date.now;
   if (credentials.length === 0) throw new SignerError("ERR_CREDENTIAL", "no certificate configured");
-  let cached: SignedAssertion | undefined;
+  const pending = new Map<string, SignedAssertion>();
   let signatures = 0;
 
   return {
@@ -103,18 +102,16 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
       }
       const t = now();
       const credential = selectSigningCredential(credentials, new Date(t));
-      if (cached && cached.thumbprintSha256 === credential.thumbprintSha256 && cached.exp - t / 1000 >= MIN_REMAINING_S)
-        return cached.jwt;
       signatures++;
       const signed = await signAssertion(clientId, tokenEndpoint, credential, t);
-      cached = signed;
+      if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
+      pending.set(signed.jwt, signed);
       options.onSigned?.(signed);
       return signed.jwt;
     },
     markSent(assertion) {
-      if (cached?.jwt !== assertion) return undefined;
-      const facts = cached;
-      cached = undefined;
+      const facts = pending.get(assertion);
+      pending.delete(assertion);
       return facts;
     },
     get signatures() {

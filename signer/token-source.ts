@@ -167,17 +167,13 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const clientAssertion = async ({ tokenEndpoint }: { tokenEndpoint?: string }): Promise<string> => {
     if (credential.kind === "federated") {
       const { token, jti } = readFederatedToken(credential.tokenFile, now());
-      federatedJtis.clear(); // one in flight at a time per token; older reads were never sent
+      // Read once per request sent; a few entries at most (reads that were never sent age out).
+      if (federatedJtis.size >= 16) federatedJtis.delete(federatedJtis.keys().next().value!);
       federatedJtis.set(token, jti);
       return token;
     }
-    if (tokenEndpoint !== undefined && tokenEndpoint !== config.tokenEndpoint) {
-      throw new SignerError(
-        "ERR_CREDENTIAL",
-        `refusing to sign a client assertion for ${tokenEndpoint}: only ${config.tokenEndpoint} is allowed`,
-      );
-    }
-    return signer!.assertion(config.tokenEndpoint);
+    // The signer refuses any audience but the pinned token endpoint.
+    return signer!.assertion(tokenEndpoint ?? config.tokenEndpoint);
   };
 
   const app = new ConfidentialClientApplication({
@@ -194,8 +190,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         (sent, scope) => {
           tokenRequests++;
           const facts = signer?.markSent(sent);
+          const federatedJti = federatedJtis.get(sent);
+          federatedJtis.delete(sent);
           sentFor.set(scope, {
-            jti: facts ? facts.jti : federatedJtis.get(sent),
+            jti: facts ? facts.jti : federatedJti,
             thumbprintSha256: facts?.thumbprintSha256,
           });
         },

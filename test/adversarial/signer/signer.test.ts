@@ -443,22 +443,21 @@ describe("client assertions: the fixed template only", () => {
     expect(ASSERTION_LIFETIME_S).toBeLessThanOrEqual(600);
   });
 
-  it("never hands out a cached assertion with less than 180 s left, whatever the clock does (fast-check)", async () => {
+  it("hands out every assertion with its full 300 s ahead, whatever the clock does (fast-check)", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.integer({ min: 0, max: 400_000 }), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 400_000 }), { minLength: 1, maxLength: 20 }),
         async (steps) => {
           let t = Date.now();
           const signer = newSigner(() => t);
           for (const step of steps) {
             t += step;
             const exp = decodeJwt(await signer.assertion()).exp!;
-            expect(exp - t / 1000).toBeGreaterThanOrEqual(180);
-            expect(exp - t / 1000).toBeLessThanOrEqual(ASSERTION_LIFETIME_S);
+            expect(exp).toBe(Math.floor(t / 1000) + ASSERTION_LIFETIME_S);
           }
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 50 },
     );
   });
 
@@ -474,13 +473,13 @@ describe("client assertions: the fixed template only", () => {
     expect(jtis.size).toBe(2000);
   });
 
-  it("never re-issues an assertion once sent, even if asked to mark a different one", async () => {
+  it("never hands out one assertion twice, whether it was sent or not, concurrently or not", async () => {
     const signer = newSigner();
     const first = await signer.assertion();
     signer.markSent(`${first}x`);
-    expect(await signer.assertion()).toBe(first);
-    signer.markSent(first);
-    expect(await signer.assertion()).not.toBe(first);
+    const rest = await Promise.all(Array.from({ length: 20 }, () => signer.assertion()));
+    expect(new Set([first, ...rest]).size).toBe(21);
+    expect(new Set([first, ...rest].map((a) => decodeJwt(a).jti)).size).toBe(21);
   });
 
   it("refuses to sign with a certificate outside its validity (expired or not yet valid)", async () => {
