@@ -10,7 +10,7 @@
  */
 import { chmodSync, statSync, unlinkSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import { dirname } from "node:path";
 import { validateSocketPath } from "./config-values.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
