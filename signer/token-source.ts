@@ -1,8 +1,8 @@
 /**
- * Entra ID app-only tokens through msal-node: msal's cache holds the tokens (per scope); this module
- * adds what msal lacks for a shared daemon: one in-flight request per scope for many concurrent
- * callers, refresh ahead of expiry in the background, and assertions signed once per request sent
- * to Entra ID rather than once per cached read.
+ * Entra ID app-only tokens through msal-node, which sends the requests; this module holds the tokens
+ * (per scope) and adds what msal lacks for a shared daemon: one in-flight request per scope for many
+ * concurrent callers, background refresh from half a token's lifetime, dropping a token the broker
+ * refuses, and which assertion (jti) obtained which token, for the audit trail.
  */
 import {
   AuthError,
@@ -54,7 +54,7 @@ export type CredentialDescription =
 /**
  * Refresh in the background from half the token's lifetime (or Entra's refresh_in, if earlier), as
  * MSAL and SPIRE do: with a 60-minute token an Entra outage must last ~25 minutes before a caller
- * fails, instead of the 5 minutes left by refreshing 10 minutes before expiry.
+ * fails, where refreshing 10 minutes before expiry left 5.
  */
 export const REFRESH_AT_FRACTION = 0.5;
 
