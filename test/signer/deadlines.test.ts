@@ -1,4 +1,4 @@
-// The deadline budget with Entra ID hanging (it accepts connections and never answers): the daemon
+// The deadline budget with Entra ID or the broker hanging (accepting connections, never answering): the daemon
 // answers with ERR_TIMEOUT before the client library gives up, the CLI exits 6 well within 15 s, and
 // the socket's own header timeout takes effect in seconds, not on Node's 30-second check.
 import { spawn } from "node:child_process";
@@ -29,6 +29,8 @@ let emu: Emulator;
 let hanging: net.Server;
 let hangingOrigin: string;
 let server: SocketServer;
+/** A daemon whose Entra ID answers but whose broker hangs. */
+let brokerHangs: SocketServer;
 let env: Record<string, string>;
 const held: net.Socket[] = [];
 
@@ -45,6 +47,18 @@ beforeAll(async () => {
     BROKER_SIGNER_CERT_FILE: cert.certFile,
     BROKER_SIGNER_AUTHORITY_HOST: hangingOrigin,
   });
+  brokerHangs = await startSocketServer({
+    socketPath: join(tempDir(), "run", "signer.sock"),
+    service: createSignerService(
+      configFor(emu, {
+        BROKER_SIGNER_KEY_FILE: cert.keyFile,
+        BROKER_SIGNER_CERT_FILE: cert.certFile,
+        BROKER_SIGNER_BROKER_URL: hangingOrigin.replace("https:", "http:"),
+      }),
+      { log: createLogger(captureLog().write) },
+    ),
+    log: createLogger(captureLog().write),
+  });
   server = await startSocketServer({
     socketPath: join(tempDir(), "run", "signer.sock"),
     service: createSignerService(configFor(emu, env), { log: createLogger(captureLog().write) }),
@@ -56,11 +70,12 @@ afterAll(async () => {
   for (const s of held) s.destroy();
   await new Promise((r) => hanging.close(r));
   await server.close();
+  await brokerHangs.close();
   await emu.close();
   cleanupTempDirs();
 });
 
-describe("with Entra ID hanging", () => {
+describe("when Entra ID or the broker hangs", () => {
   it("is a budget: daemon deadline < client library timeout", () => {
     expect(OPERATION_DEADLINE_MS).toBe(10_000);
     expect(CLIENT_TIMEOUT_MS).toBeGreaterThan(OPERATION_DEADLINE_MS);
@@ -74,6 +89,16 @@ describe("with Entra ID hanging", () => {
     expect(e.status).toBe(504);
     expect(e.message).toMatch(/did not complete within 10 s/);
     expect(waited).toBeLessThan(CLIENT_TIMEOUT_MS);
+  });
+
+  it.concurrent("with the broker hanging, an exchange (Entra token + broker) is answered 504 within the same budget", async () => {
+    const started = Date.now();
+    const e = await rejectedSignerError(
+      createSignerClient(brokerHangs.socketPath).exchange("https://orders.example.com"),
+    );
+    expect(e).toMatchObject({ code: "ERR_TIMEOUT", status: 504 });
+    expect(e.message).toMatch(/the exchange for https:\/\/orders.example.com did not complete within 10 s/);
+    expect(Date.now() - started).toBeLessThan(CLIENT_TIMEOUT_MS);
   });
 
   it.concurrent("the CLI exits 6 within 15 s, naming the deadline", async () => {
