@@ -86,7 +86,7 @@ export async function signAssertion(
 
 export function createAssertionSigner(options: AssertionSignerOptions): AssertionSigner {
   const { clientId, tokenEndpoint, credentials } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   if (credentials.length === 0) throw new SignerError("ERR_CREDENTIAL", "no certificate configured");
   const pending = new Map<string, SignedAssertion>();
   let signatures = 0;

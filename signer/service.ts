@@ -31,7 +31,7 @@ export type ServiceOptions = { log?: Logger; now?: () => number; deadlineMs?: nu
 
 export function createSignerService(config: SignerConfig, options: ServiceOptions = {}): SignerService {
   const log = options.log ?? silentLogger;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   const deadlineMs = options.deadlineMs ?? OPERATION_DEADLINE_MS;
   let certificates: CertificateCredential[] | undefined;
   if (config.credential.kind === "certificate") {

@@ -181,7 +181,7 @@ export async function startSocketServer(options: {
   now?: () => number;
 }): Promise<SocketServer> {
   const { service, log } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   const socketPath = validateSocketPath(options.socketPath, "socket path");
   prepareDirectory(dirname(socketPath));
   await clearStaleSocket(socketPath);

@@ -143,7 +143,7 @@ function mapMsalError(e: unknown, scope: string, lastNetworkError: unknown): Sig
 
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const { config, log } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   let signer: AssertionSigner | undefined;
 
   if (config.credential.kind === "certificate") {
@@ -254,11 +254,12 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     const t = now();
     const expires = token.expiresOn.getTime();
     const refreshOn = result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY;
-    ready.set(scope, {
-      token,
-      refreshAt: Math.min(t + (expires - t) * REFRESH_AT_FRACTION, refreshOn),
-      serveUntil: expires - MIN_REMAINING_MS,
-    });
+    const serveUntil = expires - MIN_REMAINING_MS;
+    // A token too short-lived for half its lifetime to come before serveUntil (under 10 minutes)
+    // refreshes from half of the time it may be served instead, so it is still refreshed ahead.
+    const half = t + (expires - t) * REFRESH_AT_FRACTION;
+    const refreshAt = Math.min(refreshOn, half < serveUntil ? half : t + Math.max(0, serveUntil - t) / 2);
+    ready.set(scope, { token, refreshAt, serveUntil });
     return token;
   };
 

@@ -62,8 +62,8 @@ describe("a subject token the broker refuses", () => {
     await s.exchange(ORDERS);
     const entraBefore = emu.requestCount(tokenPath());
     const brokerBefore = broker.requests.length;
-    const { retired: kid } = emu.rotateSigningKeys({ activate: "added" });
-    retired.add(kid!);
+    const { retired: kid } = emu.rotateSigningKeys({ mode: "emergency" });
+    retired.add(kid);
     const results = await Promise.all([s.exchange(SEARCH), s.exchange(SEARCH, "a"), s.exchange(SEARCH, "b")]);
     expect(results.map((r) => r.token_type)).toEqual(["Bearer", "Bearer", "Bearer"]);
     expect(emu.requestCount(tokenPath()) - entraBefore).toBe(1); // one new Entra token for the three
@@ -78,13 +78,13 @@ describe("a subject token the broker refuses", () => {
 
   it("is not retried in a loop when the new token is refused too", async () => {
     const s = service();
-    const all = emu.rotateSigningKeys({ activate: "added" });
-    retired.add(all.added); // the broker will refuse even the new key's tokens
+    const rotation = emu.rotateSigningKeys({ mode: "emergency" });
+    retired.add(rotation.active); // the broker will refuse even the new key's tokens
     const before = broker.requests.length;
     const e = await rejectedSignerError(s.exchange(ORDERS, "d"));
     expect(e.code).toBe("ERR_EXCHANGE");
     expect(broker.requests.length - before).toBeLessThanOrEqual(2);
-    retired.delete(all.added);
+    retired.delete(rotation.active);
   });
 });
 
