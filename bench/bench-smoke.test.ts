@@ -9,7 +9,16 @@ describe("npm run bench (quick smoke run)", () => {
   it("runs every section and produces every figure, ratio and target", { timeout: 240_000 }, async () => {
     const r = await runBench({ quick: true });
 
-    for (const load of [r.load.trivial, r.load.repeated, r.load.fresh, r.forward.direct, r.forward.forwarded]) {
+    for (const load of [
+      r.load.trivial,
+      r.load.repeated,
+      r.load.fresh,
+      r.forward.direct,
+      r.forward.passThrough,
+      r.forward.forwarded,
+      r.wranglerDev.trivial,
+      r.wranglerDev.repeated,
+    ]) {
       expect(load.requests).toBeGreaterThan(0);
       expect(load.errors).toBe(0); // every exchange answered 200: the tokens, policy and routes are right
       expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);
@@ -44,9 +53,16 @@ describe("npm run bench (quick smoke run)", () => {
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
-    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"])
+    for (const section of [
+      "1. HTTP load",
+      "1b. the same under wrangler dev",
+      "2-3. workerd CPU",
+      "3. memory",
+      "4. signer",
+      "5. bundle",
+    ])
       expect(table).toContain(section);
-    expect(targets(r)).toHaveLength(9);
-    expect(renderTargets(r).split("\n")).toHaveLength(9);
+    expect(targets(r)).toHaveLength(11);
+    expect(renderTargets(r).split("\n")).toHaveLength(11);
   });
 });

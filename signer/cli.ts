@@ -231,7 +231,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const config = configFrom(values, io);
       if (config.credential.kind !== "certificate")
         throw new SignerError("ERR_USAGE", "the configured credential is a federated token file, not a certificate");
-      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn"), false) });
       const d = service.describe();
       if (values.json) io.stdout(JSON.stringify(d) + "\n");
       else if (d.kind === "certificate") {
@@ -254,7 +254,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       if (scope === undefined)
         throw new SignerError("ERR_USAGE", "no scope: pass --scope api://<app>/.default (or configure brokerScope)");
       validateScope(scope, "--scope", "ERR_USAGE");
-      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn"), false) });
       const t = await service.getToken(scope, CLI_CALLER);
       io.stdout(
         values.json
@@ -280,7 +280,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
           "--resource is required: the downstream origin, e.g. https://api.example.com",
         );
       const config = configFrom(values, io);
-      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn"), false) });
       const out = await service.exchange(values.resource, values.scope, CLI_CALLER);
       io.stdout(values.json ? JSON.stringify(out) + "\n" : out.access_token + "\n");
       return EXIT.ok;
