@@ -17,6 +17,13 @@ import {
 } from "./http-load.ts";
 import { startDirectWorker } from "./direct-worker.ts";
 import { connectHeapReader } from "./memory.ts";
+import {
+  benchOriginKit,
+  ORIGIN_KIT_FULL,
+  ORIGIN_KIT_QUICK,
+  type OriginKitPlan,
+  type OriginKitResults,
+} from "./origin-kit.ts";
 import { policyOf, SCOPE } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
 import { bundleSize, startDevWorker, type BundleSize, type DevWorker } from "./wrangler.ts";
@@ -41,6 +48,7 @@ interface Plan {
   readonly memoryTokens: number;
   readonly signerCalls: number;
   readonly signerSignatures: number;
+  readonly originKit: OriginKitPlan;
 }
 
 const FULL: Plan = {
@@ -53,7 +61,13 @@ const FULL: Plan = {
       verify: 400,
       "exchange-fresh": 200,
       "exchange-fresh-unlogged": 200,
+      "exchange-fresh-jose": 200,
+      "exchange-fresh-legacy": 200,
       "exchange-repeated": 400,
+      "stage-parse": 400,
+      "stage-verify-cached": 400,
+      "stage-audit": 400,
+      "stage-response": 400,
       trivial: 400,
       "hono-jwk": 400,
       "hono-jwk+sign": 400,
@@ -64,6 +78,7 @@ const FULL: Plan = {
   memoryTokens: 1_000_000,
   signerCalls: 2_000,
   signerSignatures: 400,
+  originKit: ORIGIN_KIT_FULL,
 };
 
 const QUICK: Plan = {
@@ -73,6 +88,7 @@ const QUICK: Plan = {
   memoryTokens: 2_000,
   signerCalls: 50,
   signerSignatures: 10,
+  originKit: ORIGIN_KIT_QUICK,
 };
 
 /** Distinct tokens per /memory request: a few seconds of work, well under any request timeout. */
@@ -106,6 +122,7 @@ export interface BenchResult {
   };
   readonly signer: SignerResults;
   readonly bundle: BundleSize;
+  readonly originKit: OriginKitResults;
   readonly durationSeconds: number;
 }
 
@@ -201,6 +218,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log("5. bundle: wrangler deploy --dry-run");
     const bundle = bundleSize(join(dir, "bundle"));
 
+    log("6. origin kit: verification per request in Node and in workerd");
+    const originKit = await benchOriginKit(plan.originKit, join(dir, "origin-kit"));
+
     return {
       version: 1,
       date: new Date().toISOString(),
@@ -223,6 +243,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       memory,
       signer,
       bundle,
+      originKit,
       durationSeconds: (performance.now() - started) / 1000,
     };
   } finally {

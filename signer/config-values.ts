@@ -3,7 +3,7 @@
  * SignerError that loadConfig collects with the others.
  */
 import { isAbsolute, resolve } from "node:path";
-import { isLoopbackHost } from "../worker/origin.ts";
+import { isLoopbackHost } from "../worker/lib/origin.ts";
 import { SignerError } from "./errors.ts";
 
 export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";

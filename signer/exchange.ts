@@ -5,7 +5,7 @@
  */
 // The broker's own origin check, built into this package (it uses only URL): the signer's pre-check
 // can never drift from what the broker accepts.
-import { canonicalOrigin } from "../worker/origin.ts";
+import { canonicalOrigin } from "../worker/lib/origin.ts";
 import { SignerError } from "./errors.ts";
 import type { HttpClient } from "./network.ts";
 

@@ -2,7 +2,7 @@ import { exports } from "cloudflare:workers";
 import * as oauth from "oauth4webapi";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { INVENTORY, ORDERS_APP, scenario } from "./support/scenario.ts";
+import { INVENTORY, ORDERS_APP, scenario } from "../support/scenario.ts";
 
 describe("GET /.well-known/jwks.json", () => {
   it("publishes every key's public half, and nothing private", async () => {
@@ -30,6 +30,7 @@ describe("GET /.well-known/oauth-authorization-server", () => {
       token_endpoint: "https://broker.test/token",
       jwks_uri: "https://broker.test/.well-known/jwks.json",
       grant_types_supported: ["urn:ietf:params:oauth:grant-type:token-exchange"],
+      access_token_signing_alg_values_supported: ["ES256", "EdDSA"],
     });
   });
 
