@@ -1,7 +1,7 @@
 /**
  * The client library for Node services: ask the local signer daemon for tokens over its unix socket.
  *
- *   import { getToken, exchange } from "identity-broker/signer/client.ts";
+ *   import { getToken, exchange } from "@identity-broker/signer";
  *   const { access_token } = await getToken("api://broker/.default");
  *   const downstream = await exchange("https://api.example.com", "orders.read");
  *
@@ -11,7 +11,11 @@
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignerError, type SignerErrorCode } from "./errors.ts";
+import { CLIENT_TIMEOUT_MS } from "./deadline.ts";
+import { isSignerErrorCode, SignerError } from "./errors.ts";
+
+// What a caller needs to branch on failures: the error class and its stable codes.
+export { SIGNER_ERROR_CODES, SignerError, type SignerErrorCode } from "./errors.ts";
 
 export type TokenResponse = {
   access_token: string;
@@ -28,26 +32,11 @@ export type ExchangeResponse = {
   scope: string;
 };
 
-/** The daemon answers from cache in microseconds and from Entra ID in well under this. */
-const CLIENT_TIMEOUT_MS = 20_000;
-
 /** Signer responses are one token plus a few fields. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
-const KNOWN_CODES = new Set<SignerErrorCode>([
-  "ERR_CONFIG",
-  "ERR_KEY_UNSAFE",
-  "ERR_CREDENTIAL",
-  "ERR_TOKEN",
-  "ERR_EXCHANGE",
-  "ERR_NETWORK",
-  "ERR_SOCKET",
-  "ERR_REQUEST",
-  "ERR_USAGE",
-]);
-
 /** $XDG_RUNTIME_DIR is per-user and 0700 by design; otherwise a per-uid directory under the temp dir. */
-export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultSocketPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime) return join(runtime, "broker-signer", "signer.sock");
   return join(tmpdir(), `broker-signer-${process.getuid?.() ?? "user"}`, "signer.sock");
@@ -56,7 +45,8 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
 export type SignerClient = {
   getToken(scope: string): Promise<TokenResponse>;
   exchange(resource: string, scope?: string): Promise<ExchangeResponse>;
-  health(): Promise<{ status: string; credential: unknown }>;
+  /** Liveness, the credential's public facts and counters (token requests sent, exchanges at the broker, cache hits). */
+  health(): Promise<{ status: string; credential: unknown; stats: Record<string, number> }>;
 };
 
 export function createSignerClient(
@@ -102,9 +92,7 @@ export function createSignerClient(
               resolve(parsed as T);
               return;
             }
-            const code = KNOWN_CODES.has(parsed.code as SignerErrorCode)
-              ? (parsed.code as SignerErrorCode)
-              : "ERR_TOKEN";
+            const code = isSignerErrorCode(parsed.code) ? parsed.code : "ERR_TOKEN";
             const message =
               typeof parsed.error_description === "string"
                 ? parsed.error_description

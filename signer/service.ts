@@ -1,32 +1,41 @@
 /**
  * Wires one signer from its config: loads the credential (refusing unsafe key files), builds the HTTPS
- * client (with the configured CA), the token source and the broker exchange. The CLI commands and the
- * daemon use this; nothing else holds the private key.
+ * client (with the configured CA), the token source, the broker exchange and its cache. The CLI
+ * commands and the daemon use this; nothing else holds the private key. Every assertion signed and
+ * every token or exchange served is one audit line (public facts only: jti, thumbprint, hashes, caller).
  */
-import { validateScope, type SignerConfig } from "./config.ts";
+import type { SignerConfig } from "./config.ts";
+import { validateScope } from "./config-values.ts";
 import { loadCertificateCredential, selectSigningCredential, type CertificateCredential } from "./credential.ts";
+import { OPERATION_DEADLINE_MS, withDeadline } from "./deadline.ts";
 import { SignerError } from "./errors.ts";
-import { exchangeToken, validateResource, type ExchangedToken } from "./exchange.ts";
+import { createExchangeCache } from "./exchange-cache.ts";
+import { exchangeToken, isSubjectTokenRefusal, validateResource, type ExchangedToken } from "./exchange.ts";
 import { silentLogger, tokenHash, type Logger } from "./log.ts";
 import { createHttpClient, createMsalNetworkClient, readCaFile } from "./network.ts";
+import type { Caller } from "./peer.ts";
 import { createTokenSource, type AccessToken, type CredentialDescription } from "./token-source.ts";
 
 export type SignerService = {
-  getToken(scope: string): Promise<AccessToken>;
-  exchange(resource: string, scope?: string): Promise<ExchangedToken>;
+  /** `caller` is who asked (for the audit line); it may still be being looked up, which never delays the answer. */
+  getToken(scope: string, caller?: CallerInfo): Promise<AccessToken>;
+  exchange(resource: string, scope?: string, caller?: CallerInfo): Promise<ExchangedToken>;
   describe(): CredentialDescription;
-  stats(): { assertionsSigned: number; tokenRequests: number };
+  stats(): { assertionsSigned: number; tokenRequests: number; exchanges: number; exchangesCached: number };
   idle(): Promise<void>;
 };
 
-export type ServiceOptions = { log?: Logger; now?: () => number };
+type CallerInfo = Caller | Promise<Caller>;
+
+export type ServiceOptions = { log?: Logger; now?: () => number; deadlineMs?: number };
 
 export function createSignerService(config: SignerConfig, options: ServiceOptions = {}): SignerService {
   const log = options.log ?? silentLogger;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
+  const deadlineMs = options.deadlineMs ?? OPERATION_DEADLINE_MS;
   let certificates: CertificateCredential[] | undefined;
   if (config.credential.kind === "certificate") {
-    certificates = config.credential.certificates.map(loadCertificateCredential);
+    certificates = config.credential.certificates.map((source) => loadCertificateCredential(source));
     // Fail at start, not at the first request, when no certificate is usable now.
     const signing = selectSigningCredential(certificates, new Date(now()));
     log.info("credential.loaded", {
@@ -38,43 +47,104 @@ export function createSignerService(config: SignerConfig, options: ServiceOption
     log.info("credential.loaded", { kind: "federated", tokenFile: config.credential.tokenFile });
   }
   const http = createHttpClient(readCaFile(config.caFile));
-  const tokens = createTokenSource({ config, certificates, network: createMsalNetworkClient(http), log, now });
+  const tokens = createTokenSource({
+    config,
+    certificates,
+    network: createMsalNetworkClient(http),
+    log,
+    now,
+    onAssertionSigned: (signed) =>
+      log.audit("assertion.signed", {
+        jti: signed.jti,
+        thumbprintSha256: signed.thumbprintSha256,
+        aud: config.tokenEndpoint,
+        exp: signed.exp,
+      }),
+  });
+  const exchanges = createExchangeCache();
+  let exchangeCount = 0;
+  let exchangesCached = 0;
+
+  const brokerExchange = async (
+    resource: string,
+    scope: string | undefined,
+    brokerUrl: string,
+    brokerScope: string,
+  ) => {
+    const entra = await tokens.getToken(brokerScope);
+    exchangeCount++;
+    try {
+      return { out: await exchangeToken(http, brokerUrl, entra.accessToken, resource, scope), entra };
+    } catch (e) {
+      if (!isSubjectTokenRefusal(e)) throw e;
+      // The broker no longer accepts this Entra token (its signing key was retired, or it was
+      // revoked): drop it and try once with a new one. Concurrent refusals share that one fetch.
+      log.warn("token.refused_by_broker", { scope: brokerScope, tokenHash: tokenHash(entra.accessToken) });
+      tokens.invalidate(brokerScope, entra.accessToken);
+      const fresh = await tokens.getToken(brokerScope);
+      if (fresh.accessToken === entra.accessToken) throw e;
+      exchangeCount++;
+      return { out: await exchangeToken(http, brokerUrl, fresh.accessToken, resource, scope), entra: fresh };
+    }
+  };
 
   return {
-    async getToken(scope) {
-      try {
-        validateScope(scope, "scope");
-      } catch (e) {
-        // From a caller, a bad scope is a bad request, not the signer's configuration.
-        throw e instanceof SignerError ? new SignerError("ERR_REQUEST", e.message) : e;
-      }
-      return tokens.getToken(scope);
+    async getToken(scope, caller) {
+      validateScope(scope, "scope", "ERR_REQUEST");
+      const t = await withDeadline(tokens.getToken(scope), deadlineMs, `a token for ${scope}`);
+      const fields = {
+        scope,
+        tokenHash: tokenHash(t.accessToken),
+        expiresOn: t.expiresOn.toISOString(),
+        assertionJti: t.assertionJti,
+        thumbprintSha256: t.thumbprintSha256,
+      };
+      void Promise.resolve(caller).then((c) => log.audit("token.served", { ...fields, ...c }));
+      return t;
     },
-    async exchange(resource, scope) {
-      if (config.brokerUrl === undefined)
+    async exchange(resource, scope, caller) {
+      const { brokerUrl, brokerScope } = config;
+      if (brokerUrl === undefined)
         throw new SignerError(
           "ERR_CONFIG",
           'brokerUrl: not set; set BROKER_SIGNER_BROKER_URL or "brokerUrl" in the config file',
         );
-      if (config.brokerScope === undefined)
+      if (brokerScope === undefined)
         throw new SignerError(
           "ERR_CONFIG",
           'brokerScope: not set; set BROKER_SIGNER_BROKER_SCOPE or "brokerScope" (the broker app\'s scope, e.g. api://broker/.default)',
         );
       validateResource(resource);
-      const entra = await tokens.getToken(config.brokerScope);
-      const out = await exchangeToken(http, config.brokerUrl, entra.accessToken, resource, scope);
-      log.info("token.exchanged", {
+      let subject: AccessToken | undefined;
+      const { token, cached } = await withDeadline(
+        exchanges.get(resource, scope, now, async () => {
+          const { out, entra } = await brokerExchange(resource, scope, brokerUrl, brokerScope);
+          subject = entra;
+          return out;
+        }),
+        deadlineMs,
+        `the exchange for ${resource}`,
+      );
+      if (cached) exchangesCached++;
+      const fields = {
         resource,
-        scope: out.scope,
-        subjectTokenHash: tokenHash(entra.accessToken),
-        tokenHash: tokenHash(out.access_token),
-        expiresIn: out.expires_in,
-      });
-      return out;
+        scope: token.scope,
+        tokenHash: tokenHash(token.access_token),
+        expiresIn: token.expires_in,
+        cached,
+        ...(subject
+          ? {
+              subjectTokenHash: tokenHash(subject.accessToken),
+              assertionJti: subject.assertionJti,
+              thumbprintSha256: subject.thumbprintSha256,
+            }
+          : {}),
+      };
+      void Promise.resolve(caller).then((c) => log.audit("exchange.served", { ...fields, ...c }));
+      return token;
     },
     describe: () => tokens.describe(),
-    stats: () => tokens.stats(),
+    stats: () => ({ ...tokens.stats(), exchanges: exchangeCount, exchangesCached }),
     idle: () => tokens.idle(),
   };
 }

@@ -342,7 +342,22 @@ describe("broker key rotation", () => {
     const before = await stack.signers.orders.client.exchange(inventory.origin);
     const oldKid = decodeProtectedHeader(before.access_token).kid;
     await stack.rotateBrokerKeys();
-    const after = await stack.signers.orders.client.exchange(inventory.origin);
+    // The signer keeps reusing the token it holds (still valid, still verifiable)…
+    expect((await stack.signers.orders.client.exchange(inventory.origin)).access_token).toBe(before.access_token);
+    // …while the broker mints anything new with the next key.
+    const { access_token: subject } = await stack.signers.orders.client.getToken(BROKER_SCOPE);
+    const minted = await fetch(`${stack.broker.origin}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token: subject,
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        resource: inventory.origin,
+      }),
+    });
+    expect(minted.status).toBe(200);
+    const after = (await minted.json()) as { access_token: string };
     const newKid = decodeProtectedHeader(after.access_token).kid;
     expect(newKid).not.toBe(oldKid);
     const jwks = (await (await fetch(`${stack.broker.origin}/.well-known/jwks.json`)).json()) as {
