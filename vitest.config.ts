@@ -40,6 +40,7 @@ export default defineConfig({
             "test/tools/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
             "bench/**/*.test.ts",
+            "test/tools/**/*.test.ts",
           ],
           testTimeout: 30_000,
           hookTimeout: 60_000,

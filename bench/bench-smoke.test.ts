@@ -52,6 +52,9 @@ describe("npm run bench (quick smoke run)", () => {
     expect(r.memory.heapAfterBytes).toBeGreaterThan(0);
     expect(r.signer.cachedGetToken.p50Ms).toBeGreaterThan(0);
     expect(r.signer.assertion.ratio).toBeGreaterThan(0);
+    // The daemon's exchange cache: one broker exchange for every cached call.
+    expect(r.signer.exchange.brokerExchanges).toBe(1);
+    expect(r.signer.exchange.uncached.p50Ms).toBeGreaterThan(0);
     expect(r.bundle.gzipBytes).toBeGreaterThan(0);
 
     const table = renderTable(r);

@@ -24,7 +24,7 @@ import {
   type OriginKitPlan,
   type OriginKitResults,
 } from "./origin-kit.ts";
-import { policyOf } from "./policy-shape.ts";
+import { policyOf, SCOPE } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
 import { bundleSize, startDevWorker, type BundleSize, type DevWorker } from "./wrangler.ts";
 import { wrkVersion, type LoadSettings } from "./wrk.ts";
@@ -194,6 +194,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`1. HTTP load: wrk -t${plan.load.threads} -c${plan.load.connections} -d${plan.load.durationSeconds}s per case`);
     const load = await tokenLoad(broker, fixture, origin.origin, tokens, dir, plan.load);
     const forward = await forwardLoad(broker, passThrough, fixture, origin.origin, plan.load);
+
+    log("4. signer: cached getToken over the unix socket, exchanges cached vs at the broker, assertion signing");
+    const signer = await benchSigner(fixture, join(dir, "signer"), plan.signerCalls, plan.signerSignatures, {
+      brokerUrl: broker.origin,
+      resource: origin.origin,
+      scope: SCOPE,
+    });
     await Promise.all([broker.stop(), passThrough.stop()]);
     log("1b. the same broker under wrangler dev (its proxy Worker in front), for comparison");
     const wranglerDev = await wranglerLoad(wranglerBroker, fixture, origin.origin, dir, plan.load);
@@ -207,9 +214,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`3. memory after ${plan.memoryTokens.toLocaleString("en")} distinct subject tokens`);
     const memory = await measureMemory(memoryWorker, tokens, plan.memoryTokens);
     await memoryWorker.stop();
-
-    log("4. signer: cached getToken over the unix socket, assertion signing");
-    const signer = await benchSigner(fixture, join(dir, "signer"), plan.signerCalls, plan.signerSignatures);
 
     log("5. bundle: wrangler deploy --dry-run");
     const bundle = bundleSize(join(dir, "bundle"));

@@ -234,7 +234,34 @@ export function renderTable(r: BenchResult): string {
     f2(s.cachedGetToken.p99Ms),
     `${f2(s.cachedGetToken.p99Ms / s.socketRoundTrip.p99Ms)} (p99)`,
   );
-  row("raw PS256 signatures/s, same key (baseline)", int(s.assertion.rawSignaturesPerSecond), "", "", "1.00");
+  row(
+    `exchange: one broker round trip per call (${int(s.exchange.uncached.calls)} calls, baseline)`,
+    "",
+    f2(s.exchange.uncached.p50Ms),
+    f2(s.exchange.uncached.p99Ms),
+    "1.00",
+  );
+  row(
+    `exchange over the socket, cached per (resource, scope): ${int(s.exchange.brokerExchanges)} broker exchange(s)`,
+    "",
+    f2(s.exchange.cached.p50Ms),
+    f2(s.exchange.cached.p99Ms),
+    `${f2(s.exchange.cached.p50Ms / s.exchange.uncached.p50Ms)} (p50)`,
+  );
+  row(
+    "raw PS256 signatures/s via Web Crypto, same key (baseline)",
+    int(s.assertion.rawSignaturesPerSecond),
+    "",
+    "",
+    "1.00",
+  );
+  row(
+    "raw PS256 signatures/s via node:crypto",
+    int(s.assertion.nodeCryptoSignaturesPerSecond),
+    "",
+    "",
+    f2(s.assertion.nodeCryptoSignaturesPerSecond / s.assertion.rawSignaturesPerSecond),
+  );
   row("client assertions signed/s", int(s.assertion.signaturesPerSecond), "", "", f2(s.assertion.ratio));
 
   row("5. bundle (wrangler deploy --dry-run)", "KiB", "gzip KiB", "", "");

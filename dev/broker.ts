@@ -54,6 +54,8 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
+const AUDIT_TYPE_PREFIX = "dev.identity-broker.";
+
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const origin = `http://127.0.0.1:${options.port}`;
   const config = {
@@ -102,8 +104,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         const start = line.indexOf("{");
         if (start < 0) return [];
         try {
-          const event = JSON.parse(line.slice(start)) as Record<string, unknown>;
-          return typeof event.event === "string" ? [event] : [];
+          // Audit lines are CloudEvents (docs/audit-events.md): the kind is the type's last part.
+          const event = JSON.parse(line.slice(start)) as { type?: unknown; data?: Record<string, unknown> };
+          if (typeof event.type !== "string" || !event.type.startsWith(AUDIT_TYPE_PREFIX) || !event.data) return [];
+          const kind = event.type.slice(AUDIT_TYPE_PREFIX.length);
+          return [{ event: kind === "exchange" ? "token_exchange" : kind, ...event.data }];
         } catch {
           return [];
         }

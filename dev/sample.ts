@@ -57,8 +57,8 @@ export const CI_OIDC_SUBJECT = "repo:acme/shop:environment:production";
 export interface SampleOrigins {
   readonly inventory: string;
   readonly deploy: string;
-  /** The agent's own endpoint: orders calls it, and it acts on orders' behalf. */
-  readonly agent: string;
+  /** The agent's own endpoint: orders calls it, and it acts on orders' behalf (delegation; absent: none). */
+  readonly agent?: string;
 }
 
 export function sampleTenantFile(input: {
@@ -113,42 +113,50 @@ export function sampleTenantFile(input: {
 
 /** The broker policy of the sample: each identity gets exactly what its job needs. */
 export function samplePolicy(origins: SampleOrigins) {
+  const rules = [
+    {
+      name: "orders-reads-inventory",
+      match: { clients: [IDENTITIES.orders.appId], roles: ["Inventory.Read"] },
+      grant: { origins: [origins.inventory], scopes: ["inventory.read"], maxTtlSeconds: 300 },
+    },
+    {
+      name: "ci-deploys-production",
+      match: { clients: [IDENTITIES.ci.appId], roles: ["Deploy.Production"] },
+      grant: { origins: [origins.deploy], scopes: ["deploy.write"], maxTtlSeconds: 120 },
+    },
+    {
+      name: "agent-searches-inventory",
+      match: { clients: [IDENTITIES.agent.appId], roles: ["Inventory.Search"] },
+      grant: { origins: [origins.inventory], scopes: ["inventory.search"], maxTtlSeconds: 60 },
+    },
+  ];
+  return origins.agent === undefined ? { rules } : { ...agentDelegation(origins.agent, origins.inventory, rules) };
+}
+
+/** orders calls the agent's endpoint, and the agent reads the inventory on orders' behalf. */
+function agentDelegation<R>(agent: string, inventory: string, rules: readonly R[]) {
   return {
     rules: [
-      {
-        name: "orders-reads-inventory",
-        match: { clients: [IDENTITIES.orders.appId], roles: ["Inventory.Read"] },
-        grant: { origins: [origins.inventory], scopes: ["inventory.read"], maxTtlSeconds: 300 },
-      },
-      {
-        name: "ci-deploys-production",
-        match: { clients: [IDENTITIES.ci.appId], roles: ["Deploy.Production"] },
-        grant: { origins: [origins.deploy], scopes: ["deploy.write"], maxTtlSeconds: 120 },
-      },
-      {
-        name: "agent-searches-inventory",
-        match: { clients: [IDENTITIES.agent.appId], roles: ["Inventory.Search"] },
-        grant: { origins: [origins.inventory], scopes: ["inventory.search"], maxTtlSeconds: 60 },
-      },
+      ...rules,
       {
         // What orders lets the agent do for it is what it asks for here: inventory.read, no more.
         name: "orders-calls-agent",
         match: { clients: [IDENTITIES.orders.appId], roles: ["Inventory.Read"] },
-        grant: { origins: [origins.agent], scopes: ["agent.invoke", "inventory.read"], maxTtlSeconds: 300 },
+        grant: { origins: [agent], scopes: ["agent.invoke", "inventory.read"], maxTtlSeconds: 300 },
       },
     ],
     // Delegation (RFC 8693 actor tokens): the agent owns its endpoint, so it may carry a token
     // issued for that endpoint on to the inventory, on the caller's behalf, with read access only.
-    owners: { [origins.agent]: [IDENTITIES.agent.appId] },
+    owners: { [agent]: [IDENTITIES.agent.appId] },
     delegations: [
       {
         name: "orders-agent-reads-inventory",
         match: {
           subjects: [IDENTITIES.orders.appId],
           actors: { clients: [IDENTITIES.agent.appId], roles: ["Agent.Act"] },
-          via: origins.agent,
+          via: agent,
         },
-        grant: { origins: [origins.inventory], scopes: ["inventory.read"], maxTtlSeconds: 60 },
+        grant: { origins: [inventory], scopes: ["inventory.read"], maxTtlSeconds: 60 },
       },
     ],
   };

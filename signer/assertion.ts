@@ -1,10 +1,11 @@
 /**
- * Client assertions (RFC 7523, Entra ID certificate credentials), signed from one fixed template:
- * PS256 with `x5t#S256`, `aud` = the configured tenant's token endpoint, `iss` = `sub` = client id,
- * random `jti`, short lifetime. No input from a caller reaches the header or the claims: the signer
- * is never a general signing oracle.
+ * Client assertions (RFC 7523, Entra ID certificate credentials), signed with jose from one fixed
+ * template: PS256 with `x5t#S256`, `aud` = the configured tenant's token endpoint, `iss` = `sub` =
+ * client id, random `jti`, short lifetime. No input from a caller reaches the header or the claims:
+ * the signer is never a general signing oracle.
  */
-import { constants, randomUUID, sign } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { importPKCS8, SignJWT, type CryptoKey } from "jose";
 import { selectSigningCredential, type CertificateCredential } from "./credential.ts";
 import { SignerError } from "./errors.ts";
 
@@ -12,24 +13,29 @@ import { SignerError } from "./errors.ts";
 export const ASSERTION_LIFETIME_S = 300;
 
 /**
- * msal-node calls the assertion callback on every token request, cache hits included. Re-signing each
- * time is a private-key operation per cached read, so an assertion that has not been sent yet is
- * reused while it has at least this long left (covers a slow token request plus clock skew at Entra ID).
- * Once sent it is never handed out again: each request to Entra ID carries a fresh `jti`.
+ * Handed-out assertions whose sending has not been seen yet (msal may fail before sending). Each is
+ * handed out once: two requests carrying one `jti` would be refused by Entra ID as a replay. msal is
+ * only asked when a request goes out (the token cache is ours), so this holds one or two entries.
  */
-const MIN_REMAINING_S = 180;
+const MAX_PENDING = 16;
 
-/** RFC 7518 §3.5: PS256 uses a salt as long as the SHA-256 hash. */
-const PS256_SALT_BYTES = 32;
+/** What the audit log records about one signed assertion: never the assertion itself. */
+export type SignedAssertion = {
+  readonly jwt: string;
+  readonly jti: string;
+  readonly exp: number;
+  /** Hex SHA-256 thumbprint of the signing certificate (what the Azure portal shows). */
+  readonly thumbprintSha256: string;
+};
 
 export type AssertionSigner = {
   /**
-   * A signed assertion for the pinned token endpoint. `requestedAudience` is what msal-node asks for;
-   * anything other than the pinned endpoint is refused rather than signed.
+   * A freshly signed assertion for the pinned token endpoint, never handed out twice. `requestedAudience`
+   * is what msal-node asks for; anything other than the pinned endpoint is refused rather than signed.
    */
-  assertion(requestedAudience?: string): string;
-  /** Tell the signer an assertion went over the wire: it will not be handed out again. */
-  markSent(assertion: string): void;
+  assertion(requestedAudience?: string): Promise<string>;
+  /** Tell the signer an assertion went over the wire; returns its public facts (for the audit trail). */
+  markSent(assertion: string): SignedAssertion | undefined;
   /** The certificate that signs now (public facts only). */
   signingCredential(): CertificateCredential;
   /** How many private-key operations so far (for logs and tests). */
@@ -42,48 +48,51 @@ export type AssertionSignerOptions = {
   credentials: readonly CertificateCredential[];
   /** Milliseconds since the epoch; an argument so tests can move time. */
   now?: () => number;
+  /** Called once per private-key operation, with public facts only (the audit trail). */
+  onSigned?: (signed: SignedAssertion) => void;
 };
 
-function b64url(value: object): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
+/**
+ * jose signs with Web Crypto keys; the KeyObject is converted once per certificate (non-extractable),
+ * through PKCS#8 because `KeyObject.toCryptoKey` does not exist on Node 20.
+ */
+const signingKeys = new WeakMap<CertificateCredential, Promise<CryptoKey>>();
+
+function signingKey(credential: CertificateCredential): Promise<CryptoKey> {
+  let key = signingKeys.get(credential);
+  if (key === undefined) {
+    const pkcs8 = credential.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    key = importPKCS8(pkcs8, "PS256", { extractable: false });
+    signingKeys.set(credential, key);
+  }
+  return key;
 }
 
-/** The header depends only on the certificate: encode it once, not per signature. */
-const encodedHeaders = new WeakMap<CertificateCredential, string>();
-
-/** Sign one assertion: the template. Exported for tests that verify its exact shape. */
-export function signAssertion(
+/** Sign one assertion: the template. Exported for tests that verify its exact shape and for the bench. */
+export async function signAssertion(
   clientId: string,
   tokenEndpoint: string,
   credential: CertificateCredential,
   nowMs: number,
-): { jwt: string; exp: number } {
+): Promise<SignedAssertion> {
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + ASSERTION_LIFETIME_S;
-  let header = encodedHeaders.get(credential);
-  if (header === undefined) {
-    header = b64url({ alg: "PS256", typ: "JWT", "x5t#S256": credential.x5tS256 });
-    encodedHeaders.set(credential, header);
-  }
-  const claims = { aud: tokenEndpoint, iss: clientId, sub: clientId, jti: randomUUID(), iat, nbf: iat, exp };
-  const input = `${header}.${b64url(claims)}`;
-  const signature = sign("sha256", Buffer.from(input), {
-    key: credential.privateKey,
-    padding: constants.RSA_PKCS1_PSS_PADDING,
-    saltLength: PS256_SALT_BYTES,
-  });
-  return { jwt: `${input}.${signature.toString("base64url")}`, exp };
+  const jti = randomUUID();
+  const jwt = await new SignJWT({ aud: tokenEndpoint, iss: clientId, sub: clientId, jti, iat, nbf: iat, exp })
+    .setProtectedHeader({ alg: "PS256", typ: "JWT", "x5t#S256": credential.x5tS256 })
+    .sign(await signingKey(credential));
+  return { jwt, jti, exp, thumbprintSha256: credential.thumbprintSha256 };
 }
 
 export function createAssertionSigner(options: AssertionSignerOptions): AssertionSigner {
   const { clientId, tokenEndpoint, credentials } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   if (credentials.length === 0) throw new SignerError("ERR_CREDENTIAL", "no certificate configured");
-  let cached: { jwt: string; exp: number; x5t: string } | undefined;
+  const pending = new Map<string, SignedAssertion>();
   let signatures = 0;
 
   return {
-    assertion(requestedAudience) {
+    async assertion(requestedAudience) {
       if (requestedAudience !== undefined && requestedAudience !== tokenEndpoint) {
         // Signing for another audience would let whoever steers msal mint assertions for another tenant or host.
         throw new SignerError(
@@ -93,14 +102,17 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
       }
       const t = now();
       const credential = selectSigningCredential(credentials, new Date(t));
-      if (cached && cached.x5t === credential.x5tS256 && cached.exp - t / 1000 >= MIN_REMAINING_S) return cached.jwt;
-      const signed = signAssertion(clientId, tokenEndpoint, credential, t);
       signatures++;
-      cached = { ...signed, x5t: credential.x5tS256 };
+      const signed = await signAssertion(clientId, tokenEndpoint, credential, t);
+      if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
+      pending.set(signed.jwt, signed);
+      options.onSigned?.(signed);
       return signed.jwt;
     },
     markSent(assertion) {
-      if (cached?.jwt === assertion) cached = undefined;
+      const facts = pending.get(assertion);
+      pending.delete(assertion);
+      return facts;
     },
     get signatures() {
       return signatures;

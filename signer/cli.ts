@@ -3,7 +3,8 @@
  * JSON with --json); logs and errors go to stderr. Exit codes are stable (see EXIT).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { loadConfig, validateScope, type ConfigOverrides, type SignerConfig } from "./config.ts";
+import { loadConfig, type ConfigOverrides, type SignerConfig } from "./config.ts";
+import { validateScope } from "./config-values.ts";
 import { resolve } from "node:path";
 import { defaultSocketPath } from "./client.ts";
 import { assertNoKeyMaterialInProcess } from "./credential.ts";
@@ -34,8 +35,12 @@ const EXIT_FOR: Record<SignerErrorCode, number> = {
   ERR_TOKEN: EXIT.token,
   ERR_EXCHANGE: EXIT.exchange,
   ERR_NETWORK: EXIT.unreachable,
+  ERR_TIMEOUT: EXIT.unreachable,
   ERR_SOCKET: EXIT.unreachable,
 };
+
+/** A one-shot command serves the process that ran it. */
+const CLI_CALLER = { via: "cli", peerPid: process.ppid, peerUid: process.getuid?.() } as const;
 
 export type CliIo = {
   stdout: (text: string) => void;
@@ -76,7 +81,8 @@ Credential (files only; never the key itself in a flag or variable):
   BROKER_SIGNER_NEXT_KEY_FILE + BROKER_SIGNER_NEXT_CERT_FILE (second certificate, for rotation)
   BROKER_SIGNER_PFX_FILE [+ BROKER_SIGNER_PFX_PASSPHRASE_FILE]
   BROKER_SIGNER_FEDERATED_TOKEN_FILE (workload identity federation; AZURE_FEDERATED_TOKEN_FILE also read)
-Exit codes: 0 ok, 2 usage/config, 3 credential, 4 Entra ID refused, 5 broker refused, 6 unreachable, 1 internal.`;
+Exit codes: 0 ok, 2 usage/config, 3 credential, 4 Entra ID refused, 5 broker refused, 6 unreachable or no
+answer within 10 s, 1 internal.`;
 
 const HELP: Record<string, string> = {
   main: `Usage: broker-signer <command> [options]
@@ -263,7 +269,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const config = configFrom(values, io);
       if (config.credential.kind !== "certificate")
         throw new SignerError("ERR_USAGE", "the configured credential is a federated token file, not a certificate");
-      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn"), false) });
       const d = service.describe();
       if (values.json) io.stdout(JSON.stringify(d) + "\n");
       else if (d.kind === "certificate") {
@@ -285,9 +291,9 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const scope = values.scope ?? config.brokerScope;
       if (scope === undefined)
         throw new SignerError("ERR_USAGE", "no scope: pass --scope api://<app>/.default (or configure brokerScope)");
-      validateScope(scope, "--scope");
-      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
-      const t = await service.getToken(scope);
+      validateScope(scope, "--scope", "ERR_USAGE");
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn"), false) });
+      const t = await service.getToken(scope, CLI_CALLER);
       io.stdout(
         values.json
           ? JSON.stringify({
@@ -323,11 +329,11 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const subjectFile = values["subject-token-file"];
       const subjectToken = subjectFile === undefined ? undefined : readSubjectTokenFile(resolve(io.cwd, subjectFile));
       const service = createSignerService(config, {
-        log: createLogger(io.stderr, logLevel(values, "warn")),
+        log: createLogger(io.stderr, logLevel(values, "warn"), false),
         dpopKeyIn: "file",
       });
       const resource = forOrigin === undefined ? values.resource! : await resourceFromMetadata(forOrigin, config);
-      const out = await service.exchange(resource, values.scope, { subjectToken });
+      const out = await service.exchange(resource, values.scope, CLI_CALLER, { subjectToken });
       io.stdout(values.json ? JSON.stringify(out) + "\n" : out.access_token + "\n");
       return EXIT.ok;
     }
@@ -345,7 +351,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       const config = configFrom({ ...values, dpop: true }, io);
       const token = readSubjectTokenFile(resolve(io.cwd, values["token-file"]), "--token-file");
       const service = createSignerService(config, {
-        log: createLogger(io.stderr, logLevel(values, "warn")),
+        log: createLogger(io.stderr, logLevel(values, "warn"), false),
         dpopKeyIn: "file",
       });
       io.stdout(`${(await service.dpopProof(values.method, values.url, token)).proof}\n`);

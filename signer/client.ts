@@ -1,7 +1,7 @@
 /**
  * The client library for Node services: ask the local signer daemon for tokens over its unix socket.
  *
- *   import { getToken, exchange } from "identity-broker/signer/client.ts";
+ *   import { getToken, exchange } from "@identity-broker/signer";
  *   const { access_token } = await getToken("api://broker/.default");
  *   const downstream = await exchange("https://api.example.com", "orders.read");
  *   const res = await createSignerClient().fetch("https://api.example.com/orders", {}, { scope: "orders.read" });
@@ -12,7 +12,11 @@
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignerError, type SignerErrorCode } from "./errors.ts";
+import { CLIENT_TIMEOUT_MS } from "./deadline.ts";
+import { isSignerErrorCode, SignerError } from "./errors.ts";
+
+// What a caller needs to branch on failures: the error class and its stable codes.
+export { SIGNER_ERROR_CODES, SignerError, type SignerErrorCode } from "./errors.ts";
 
 export type TokenResponse = {
   access_token: string;
@@ -29,26 +33,11 @@ export type ExchangeResponse = {
   scope: string;
 };
 
-/** The daemon answers from cache in microseconds and from Entra ID in well under this. */
-const CLIENT_TIMEOUT_MS = 20_000;
-
 /** Signer responses are one token plus a few fields. */
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
-const KNOWN_CODES = new Set<SignerErrorCode>([
-  "ERR_CONFIG",
-  "ERR_KEY_UNSAFE",
-  "ERR_CREDENTIAL",
-  "ERR_TOKEN",
-  "ERR_EXCHANGE",
-  "ERR_NETWORK",
-  "ERR_SOCKET",
-  "ERR_REQUEST",
-  "ERR_USAGE",
-]);
-
 /** $XDG_RUNTIME_DIR is per-user and 0700 by design; otherwise a per-uid directory under the temp dir. */
-export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultSocketPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime) return join(runtime, "broker-signer", "signer.sock");
   return join(tmpdir(), `broker-signer-${process.getuid?.() ?? "user"}`, "signer.sock");
@@ -65,7 +54,8 @@ export type SignerClient = {
    * when the daemon binds its tokens, `Authorization: Bearer <token>` otherwise.
    */
   fetch(input: string | URL, init?: RequestInit, options?: BrokerFetchOptions): Promise<Response>;
-  health(): Promise<{ status: string; credential: unknown }>;
+  /** Liveness, the credential's public facts and counters (token requests sent, exchanges at the broker, cache hits). */
+  health(): Promise<{ status: string; credential: unknown; stats: Record<string, number> }>;
 };
 
 export type BrokerFetchOptions = {
@@ -118,9 +108,7 @@ export function createSignerClient(
               resolve(parsed as T);
               return;
             }
-            const code = KNOWN_CODES.has(parsed.code as SignerErrorCode)
-              ? (parsed.code as SignerErrorCode)
-              : "ERR_TOKEN";
+            const code = isSignerErrorCode(parsed.code) ? parsed.code : "ERR_TOKEN";
             const message =
               typeof parsed.error_description === "string"
                 ? parsed.error_description

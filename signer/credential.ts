@@ -4,7 +4,8 @@
  * leaves this module as a KeyObject: never as text in an error, a log line or a response.
  */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync, type Stats } from "node:fs";
+import { dirname } from "node:path";
 import forge from "node-forge";
 import type { CertificateSource } from "./config.ts";
 import { SignerError } from "./errors.ts";
@@ -73,11 +74,37 @@ export function assertNoKeyMaterialInProcess(argv: readonly string[], env: NodeJ
   }
 }
 
-/** A secret file must be a regular file that only its owner (this user, or root) can read. */
-export function assertSafeSecretFile(path: string, what: string): void {
+/** What the safety checks read about a path: injectable so tests can present another user's file. */
+export type FileProbe = {
+  stat(path: string): Pick<Stats, "mode" | "uid" | "isFile" | "isDirectory">;
+  realpath(path: string): string;
+  /** This process's uid, or undefined where there are none (Windows). */
+  uid: number | undefined;
+};
+
+const nodeProbe: FileProbe = {
+  stat: (p) => statSync(p),
+  realpath: (p) => realpathSync(p),
+  uid: process.getuid?.(),
+};
+
+/** Group or world write on a directory: anyone with it can replace the files inside. */
+const UNSAFE_DIR_WRITE_BITS = 0o022;
+/** The sticky bit (/tmp): only a file's owner may rename or delete it, so others cannot swap it. */
+const STICKY_BIT = 0o1000;
+
+/**
+ * A secret file must be a regular file that only its owner (this user, or root) can read, in
+ * directories that only this user or root can write, all the way up: anyone who can write a
+ * directory on the path can swap the file (or a directory) for their own. Sticky directories such
+ * as /tmp are allowed, as OpenSSH allows them for its key files.
+ */
+export function assertSafeSecretFile(path: string, what: string, probe: FileProbe = nodeProbe): void {
   let st;
+  let real: string;
   try {
-    st = statSync(path);
+    st = probe.stat(path);
+    real = probe.realpath(path);
   } catch (e) {
     throw new SignerError(
       "ERR_CREDENTIAL",
@@ -92,12 +119,29 @@ export function assertSafeSecretFile(path: string, what: string): void {
       `${what} ${path}: mode ${mode} lets other users read it; run \`chmod 600 ${path}\``,
     );
   }
-  const uid = process.getuid?.();
+  const uid = probe.uid;
   if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
     throw new SignerError(
       "ERR_KEY_UNSAFE",
       `${what} ${path}: owned by uid ${st.uid}, not by the signer's user (uid ${uid}); \`chown\` it to the signer's user`,
     );
+  }
+  for (let dir = dirname(real); ; dir = dirname(dir)) {
+    const d = probe.stat(dir);
+    if (uid !== undefined && d.uid !== uid && d.uid !== 0) {
+      throw new SignerError(
+        "ERR_KEY_UNSAFE",
+        `${what} ${path}: directory ${dir} is owned by uid ${d.uid}, who could replace the key; keep keys in a directory owned by the signer's user or root`,
+      );
+    }
+    if ((d.mode & UNSAFE_DIR_WRITE_BITS) !== 0 && (d.mode & STICKY_BIT) === 0) {
+      const mode = (d.mode & 0o777).toString(8).padStart(3, "0");
+      throw new SignerError(
+        "ERR_KEY_UNSAFE",
+        `${what} ${path}: directory ${dir} has mode ${mode}, so other users could replace the key; run \`chmod go-w ${dir}\` or move the key`,
+      );
+    }
+    if (dirname(dir) === dir) break;
   }
 }
 

@@ -3,6 +3,9 @@
  * resource (RFC 8707 origin) out. Errors keep the broker's RFC 6749 `error` code; the subject token
  * never appears in them.
  */
+// The broker's own origin check, built into this package (it uses only URL): the signer's pre-check
+// can never drift from what the broker accepts.
+import { canonicalOrigin } from "../worker/lib/origin.ts";
 import { SignerError } from "./errors.ts";
 import type { HttpClient } from "./network.ts";
 
@@ -22,22 +25,34 @@ const MAX_DESCRIPTION_CHARS = 300;
 
 /** The broker compares origins exactly (canonical ASCII origin); say so here rather than spend a round trip. */
 export function validateResource(resource: string): string {
-  let url: URL;
+  if (canonicalOrigin(resource).ok) return resource;
+  let suggestion = "https://host[:port]";
   try {
-    url = new URL(resource);
+    const origin = new URL(resource).origin;
+    if (origin !== "null" && origin !== resource) suggestion = origin;
   } catch {
-    throw new SignerError(
-      "ERR_REQUEST",
-      `resource "${resource.slice(0, 200)}" is not a URL; give the downstream origin, like https://api.example.com`,
-    );
+    // Not a URL at all: the generic form is the best hint.
   }
-  if (url.origin === "null" || url.origin !== resource) {
-    throw new SignerError(
-      "ERR_REQUEST",
-      `resource "${resource.slice(0, 200)}" is not a canonical origin; use ${url.origin === "null" ? "https://host[:port]" : url.origin} (scheme and host in lower case, no path, no trailing slash, no default port)`,
-    );
-  }
-  return resource;
+  throw new SignerError(
+    "ERR_REQUEST",
+    `resource "${resource.slice(0, 200)}" is not a canonical origin the broker accepts; use ${suggestion} (https, a DNS host name or IP address in lower case, no path, no trailing slash, no default port; http only for localhost)`,
+  );
+}
+
+/**
+ * The broker answers every subject-token verification failure with this one description (the precise
+ * reason stays in its audit log); it is the signal that a cached Entra token must be replaced.
+ */
+const SUBJECT_REFUSED = /^subject_token (is not a valid|expires too soon)/;
+
+export function isSubjectTokenRefusal(e: unknown): boolean {
+  return (
+    e instanceof SignerError &&
+    e.code === "ERR_EXCHANGE" &&
+    e.oauthError === "invalid_request" &&
+    e.brokerDescription !== undefined &&
+    SUBJECT_REFUSED.test(e.brokerDescription)
+  );
 }
 
 export type ExchangeOptions = {
@@ -102,7 +117,7 @@ export async function exchangeToken(
     throw new SignerError(
       "ERR_EXCHANGE",
       `the broker refused the exchange for ${resource}: ${error}${description ? `: ${description}` : ""}`,
-      { oauthError: error, status: res.status },
+      { oauthError: error, status: res.status, brokerDescription: description },
     );
   }
   if (typeof body.access_token !== "string" || typeof body.expires_in !== "number") {

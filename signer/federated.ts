@@ -4,14 +4,16 @@
  * on disk, so the file is re-read on every use and never cached here.
  */
 import { readFileSync, statSync } from "node:fs";
+import { decodeJwt } from "jose";
 import { SignerError } from "./errors.ts";
 
 /** OIDC tokens are a few KiB; a cap stops a wrong path being read whole. */
 const MAX_FEDERATED_TOKEN_BYTES = 64 * 1024;
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** The token and the claims the audit log may name (never the token itself). */
+export type FederatedToken = { readonly token: string; readonly jti: string | undefined };
 
-export function readFederatedToken(tokenFile: string, nowMs: number = Date.now()): string {
+export function readFederatedToken(tokenFile: string, nowMs: number = Date.now()): FederatedToken {
   let token: string;
   try {
     if (statSync(tokenFile).size > MAX_FEDERATED_TOKEN_BYTES) {
@@ -28,14 +30,14 @@ export function readFederatedToken(tokenFile: string, nowMs: number = Date.now()
       `federated token file ${tokenFile}: cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`,
     );
   }
-  if (!JWT_SHAPE.test(token))
-    throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: does not hold a JWT`);
-  let exp: unknown;
+  let claims: { exp?: unknown; jti?: unknown };
   try {
-    exp = (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    claims = decodeJwt(token);
   } catch {
-    throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: the JWT payload is not JSON`);
+    // Not a compact JWS with a JSON payload; the error names the file, never its contents.
+    throw new SignerError("ERR_CREDENTIAL", `federated token file ${tokenFile}: does not hold a JWT`);
   }
+  const { exp } = claims;
   // Sending an expired token only earns an opaque AADSTS error; say what is actually wrong.
   if (typeof exp === "number" && exp * 1000 <= nowMs) {
     throw new SignerError(
@@ -43,5 +45,5 @@ export function readFederatedToken(tokenFile: string, nowMs: number = Date.now()
       `federated token file ${tokenFile}: the token expired at ${new Date(exp * 1000).toISOString()}; is whatever refreshes this file running?`,
     );
   }
-  return token;
+  return { token, jti: typeof claims.jti === "string" ? claims.jti.slice(0, 128) : undefined };
 }

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | undefined>;
-export type Logger = { [L in LogLevel]: (event: string, fields?: LogFields) => void };
+export type Logger = { [L in LogLevel | "audit"]: (event: string, fields?: LogFields) => void };
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -21,6 +21,8 @@ export function tokenHash(token: string): string {
 export function createLogger(
   write: (line: string) => void = (l) => process.stderr.write(l),
   level: LogLevel = "info",
+  /** Write the audit trail whatever `level` says (the daemon); otherwise only at "info" or below. */
+  alwaysAudit = true,
 ): Logger {
   const emit =
     (lvl: LogLevel) =>
@@ -28,7 +30,20 @@ export function createLogger(
       if (ORDER[lvl] < ORDER[level]) return;
       write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields })}\n`);
     };
-  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  // The daemon's audit trail (assertions signed, tokens and exchanges served) is written whatever the
+  // level: an operator who quiets the log must not lose the record of who got which credential. A
+  // one-shot command writes it when asked (--log-level info): by default its stderr is for errors.
+  const auditing = alwaysAudit || ORDER[level] <= ORDER.info;
+  const audit = (event: string, fields: LogFields = {}) => {
+    if (auditing) write(`${JSON.stringify({ time: new Date().toISOString(), level: "audit", event, ...fields })}\n`);
+  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error"), audit };
 }
 
-export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  audit: () => {},
+};

@@ -8,10 +8,8 @@ import http from "node:http";
 import https from "node:https";
 import { rootCertificates } from "node:tls";
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from "@azure/msal-node";
+import { HTTP_ATTEMPT_TIMEOUT_MS } from "./deadline.ts";
 import { SignerError } from "./errors.ts";
-
-/** Entra ID answers in well under a second; beyond this the caller is better told than kept waiting. */
-export const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Token responses are a few KiB; a cap stops a misbehaving peer from filling memory. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -45,7 +43,7 @@ export function createHttpClient(caPem: string | undefined): HttpClient {
   const agent = new https.Agent({ keepAlive: true, ...(caPem ? { ca: [...tlsRootCertificates(), caPem] } : {}) });
   const httpAgent = new http.Agent({ keepAlive: true });
   return {
-    request(method, url, headers, body, timeoutMs = REQUEST_TIMEOUT_MS) {
+    request(method, url, headers, body, timeoutMs = HTTP_ATTEMPT_TIMEOUT_MS) {
       const u = new URL(url);
       const mod = u.protocol === "https:" ? https : http;
       return new Promise((resolvePromise, reject) => {

@@ -10,14 +10,16 @@
  *   GET  /health                        → {status, credential}
  *   errors                              → {error, error_description, code}
  */
-import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, statSync, unlinkSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import { dirname } from "node:path";
-import { validateSocketPath } from "./config.ts";
+import { validateSocketPath } from "./config-values.ts";
 import { readDpopRequest } from "./dpop.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 import { tokenHash, type Logger } from "./log.ts";
+import { socketPeer } from "./peer.ts";
+import { clearStaleSocket, prepareDirectory } from "./socket-file.ts";
 import type { SignerService } from "./service.ts";
 
 /** Requests are a resource and a scope; anything bigger is a mistake or an attack on memory. */
@@ -26,9 +28,13 @@ const MAX_REQUEST_BODY_BYTES = 8 * 1024;
 /** A local caller sends its request at once; a connection that dawdles is holding a slot for nothing. */
 const REQUEST_TIMEOUT_MS = 10_000;
 const HEADERS_TIMEOUT_MS = 5_000;
+/**
+ * Node checks the two timeouts above only on this timer (30 s by default), so a 5 s header timeout
+ * would really be up to 35 s. Once a second keeps them what they say.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 const SOCKET_MODE = 0o600;
-const DIR_MODE = 0o700;
 
 export type SocketServer = { readonly socketPath: string; close(): Promise<void> };
 
@@ -43,68 +49,14 @@ function statusFor(code: SignerErrorCode): { status: number; error: string } {
       return { status: 502, error: "token_unavailable" };
     case "ERR_NETWORK":
       return { status: 502, error: "upstream_unreachable" };
+    case "ERR_TIMEOUT":
+      return { status: 504, error: "upstream_timeout" };
     case "ERR_CONFIG":
     case "ERR_CREDENTIAL":
     case "ERR_KEY_UNSAFE":
     case "ERR_SOCKET":
       return { status: 500, error: "signer_misconfigured" };
   }
-}
-
-/** Make sure the socket's directory exists, is ours and is closed to everyone else. */
-function prepareDirectory(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: DIR_MODE });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST")
-      throw new SignerError(
-        "ERR_SOCKET",
-        `cannot create socket directory ${dir} (${(e as NodeJS.ErrnoException).code}); its parent must exist`,
-      );
-  }
-  const st = lstatSync(dir);
-  if (!st.isDirectory()) throw new SignerError("ERR_SOCKET", `socket directory ${dir} is not a directory`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid)
-    throw new SignerError(
-      "ERR_SOCKET",
-      `socket directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); use a directory of your own`,
-    );
-  if ((st.mode & 0o077) !== 0) {
-    throw new SignerError(
-      "ERR_SOCKET",
-      `socket directory ${dir} has mode ${(st.mode & 0o777).toString(8)}; other users could reach the socket: run \`chmod 700 ${dir}\``,
-    );
-  }
-}
-
-/** A leftover socket file from a crashed daemon is removed; a live one means another signer is running. */
-async function clearStaleSocket(socketPath: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(socketPath);
-  } catch {
-    return;
-  }
-  if (!st.isSocket())
-    throw new SignerError(
-      "ERR_SOCKET",
-      `${socketPath} exists and is not a socket; remove it or choose another socket path`,
-    );
-  const live = await new Promise<boolean>((resolve) => {
-    const c = net.connect(socketPath);
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-  });
-  if (live)
-    throw new SignerError(
-      "ERR_SOCKET",
-      `another process is already listening on ${socketPath}; stop it or choose another socket path`,
-    );
-  unlinkSync(socketPath);
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
@@ -117,19 +69,34 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+class BodyTooLarge extends SignerError {
+  constructor() {
+    super("ERR_REQUEST", `request body larger than ${MAX_REQUEST_BODY_BYTES} bytes`);
+  }
+}
+
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    // A declared length over the cap is refused before a byte is read.
+    if (Number(req.headers["content-length"] ?? 0) > MAX_REQUEST_BODY_BYTES) {
+      reject(new BodyTooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_REQUEST_BODY_BYTES) {
-        reject(new SignerError("ERR_REQUEST", `request body larger than ${MAX_REQUEST_BODY_BYTES} bytes`));
-        req.destroy();
+        // Stop buffering but keep draining (bounded by the request timeout), so the caller can
+        // finish sending and read the 413 instead of seeing a reset connection.
+        req.off("data", onData);
+        req.resume();
+        reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
@@ -138,6 +105,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 async function handle(
   req: http.IncomingMessage,
   service: SignerService,
+  now: () => number,
 ): Promise<{ status: number; body: unknown; log: Record<string, string | number> }> {
   const url = new URL(req.url ?? "/", "http://signer.invalid");
   if (url.pathname === "/token") {
@@ -150,8 +118,8 @@ async function handle(
     const scopes = url.searchParams.getAll("scope");
     if (scopes.length !== 1 || !scopes[0])
       throw new SignerError("ERR_REQUEST", "give exactly one scope: GET /token?scope=api://<app>/.default");
-    const t = await service.getToken(scopes[0]);
-    const expiresIn = Math.max(0, Math.floor((t.expiresOn.getTime() - Date.now()) / 1000));
+    const t = await service.getToken(scopes[0], socketPeer(req.socket));
+    const expiresIn = Math.max(0, Math.floor((t.expiresOn.getTime() - now()) / 1000));
     return {
       status: 200,
       body: {
@@ -200,7 +168,7 @@ async function handle(
     // Delegation: the broker token this service's caller sent it; the signer's identity is the actor.
     if (subjectToken !== undefined && typeof subjectToken !== "string")
       throw new SignerError("ERR_REQUEST", '"subject_token" must be a string (the broker token you received)');
-    const out = await service.exchange(resource, scope, { subjectToken });
+    const out = await service.exchange(resource, scope, socketPeer(req.socket), { subjectToken });
     return { status: 200, body: out, log: { resource, tokenHash: tokenHash(out.access_token) } };
   }
   if (url.pathname === "/dpop") {
@@ -228,17 +196,29 @@ export async function startSocketServer(options: {
   socketPath: string;
   service: SignerService;
   log: Logger;
+  now?: () => number;
 }): Promise<SocketServer> {
   const { service, log } = options;
+  const now = options.now ?? (() => Date.now());
   const socketPath = validateSocketPath(options.socketPath, "socket path");
   prepareDirectory(dirname(socketPath));
   await clearStaleSocket(socketPath);
 
   const server = http.createServer(
-    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+    {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
     (req, res) => {
       const started = Date.now();
-      handle(req, service)
+      handle(req, service, now)
+        // The answer waits for the peer lookup (started when the connection opened; bounded): a caller
+        // that exits as soon as it has its token would otherwise be gone before the kernel is asked.
+        .then(async (answer) => {
+          await socketPeer(req.socket);
+          return answer;
+        })
         .then(({ status, body, log: fields }) => {
           send(res, status, body);
           log.info("request", {
@@ -251,7 +231,8 @@ export async function startSocketServer(options: {
         })
         .catch((e: unknown) => {
           if (e instanceof SignerError) {
-            const mapped = statusFor(e.code);
+            if (e instanceof BodyTooLarge) res.setHeader("connection", "close");
+            const mapped = e instanceof BodyTooLarge ? { status: 413, error: "invalid_request" } : statusFor(e.code);
             // The broker's own OAuth status and error code are the useful ones for an exchange refusal.
             const status = e.code === "ERR_EXCHANGE" && e.status !== undefined ? e.status : mapped.status;
             const error =
@@ -298,6 +279,8 @@ export async function startSocketServer(options: {
     server.close();
     throw new SignerError("ERR_SOCKET", `could not make ${socketPath} mode 0600`);
   }
+  // Who connected is asked while they are surely still there: at connection time.
+  server.on("connection", (socket: net.Socket) => void socketPeer(socket));
   log.info("socket.listening", { socketPath });
 
   return {

@@ -1,8 +1,8 @@
 /**
- * Entra ID app-only tokens through msal-node: msal's cache holds the tokens (per scope); this module
- * adds what msal lacks for a shared daemon: one in-flight request per scope for many concurrent
- * callers, refresh ahead of expiry in the background, and assertions signed once per request sent
- * to Entra ID rather than once per cached read.
+ * Entra ID app-only tokens through msal-node, which sends the requests; this module holds the tokens
+ * (per scope) and adds what msal lacks for a shared daemon: one in-flight request per scope for many
+ * concurrent callers, background refresh from half a token's lifetime, dropping a token the broker
+ * refuses, and which assertion (jti) obtained which token, for the audit trail.
  */
 import {
   AuthError,
@@ -11,7 +11,7 @@ import {
   type AuthenticationResult,
   type INetworkModule,
 } from "@azure/msal-node";
-import { createAssertionSigner, type AssertionSigner } from "./assertion.ts";
+import { createAssertionSigner, type AssertionSigner, type SignedAssertion } from "./assertion.ts";
 import type { SignerConfig } from "./config.ts";
 import type { CertificateCredential } from "./credential.ts";
 import { SignerError } from "./errors.ts";
@@ -22,10 +22,19 @@ export type AccessToken = {
   readonly accessToken: string;
   readonly expiresOn: Date;
   readonly scope: string;
+  /** The `jti` of the assertion (signed, or the federated token) that obtained it: the audit trail's link. */
+  readonly assertionJti: string | undefined;
+  /** Hex SHA-256 thumbprint of the certificate that signed that assertion (absent for a federated credential). */
+  readonly thumbprintSha256: string | undefined;
 };
 
 export type TokenSource = {
   getToken(scope: string): Promise<AccessToken>;
+  /**
+   * Forget `refused` (the broker said it is not valid: Entra retired its signing key, or it was revoked)
+   * so the next getToken fetches a new one. A newer token already cached is kept.
+   */
+  invalidate(scope: string, refused: string): void;
   /** Public facts about the credential, for `cert show` and the daemon's /health. */
   describe(): CredentialDescription;
   /** Counters for /health and tests: private-key operations and token requests sent to Entra ID. */
@@ -43,15 +52,22 @@ export type CredentialDescription =
   | { kind: "federated"; tokenFile: string };
 
 /**
- * Start a background refresh once a token has less than this left (or passed Entra's refresh_in), so
- * the next callers never wait. msal-node itself only refreshes 300 s before expiry, on the caller's time.
+ * Refresh in the background from half the token's lifetime (or Entra's refresh_in, if earlier), as
+ * MSAL and SPIRE do: with a 60-minute token an Entra outage must last ~25 minutes before a caller
+ * fails, where refreshing 10 minutes before expiry left 5.
  */
-export const REFRESH_AHEAD_MS = 10 * 60_000;
+export const REFRESH_AT_FRACTION = 0.5;
+
+/**
+ * A token is never handed out with less than this left: the caller still has to send it, and the
+ * receiving side allows only a few minutes of clock skew. msal-node uses the same 5-minute buffer.
+ */
+export const MIN_REMAINING_MS = 5 * 60_000;
 
 /**
  * At most one background refresh per scope in this interval, whatever its outcome: after a failure the
- * token is still good (don't hammer Entra), and a token shorter-lived than REFRESH_AHEAD_MS must not
- * turn every cached read into a request.
+ * token is still good (don't hammer Entra), and a very short-lived token must not turn every cached
+ * read into a request.
  */
 const REFRESH_MIN_INTERVAL_MS = 30_000;
 
@@ -62,6 +78,8 @@ export type TokenSourceOptions = {
   network: INetworkModule;
   log: Logger;
   now?: () => number;
+  /** The audit trail: one call per assertion signed (public facts only). */
+  onAssertionSigned?: (signed: SignedAssertion) => void;
 };
 
 function authorityMetadata(config: SignerConfig): string {
@@ -83,7 +101,7 @@ function authorityMetadata(config: SignerConfig): string {
  */
 function trackingNetwork(
   inner: INetworkModule,
-  onAssertionSent: (assertion: string) => void,
+  onAssertionSent: (assertion: string, scope: string) => void,
   onFailure: (e: unknown) => void,
 ): INetworkModule {
   const watch = <T>(p: Promise<T>): Promise<T> =>
@@ -94,8 +112,9 @@ function trackingNetwork(
   return {
     sendGetRequestAsync: (url, options, timeout) => watch(inner.sendGetRequestAsync(url, options, timeout)),
     sendPostRequestAsync: (url, options) => {
-      const sent = options?.body ? new URLSearchParams(options.body).get("client_assertion") : null;
-      if (sent) onAssertionSent(sent);
+      const form = new URLSearchParams(options?.body ?? "");
+      const sent = form.get("client_assertion");
+      if (sent) onAssertionSent(sent, form.get("scope") ?? "");
       return watch(inner.sendPostRequestAsync(url, options));
     },
   };
@@ -124,7 +143,7 @@ function mapMsalError(e: unknown, scope: string, lastNetworkError: unknown): Sig
 
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const { config, log } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   let signer: AssertionSigner | undefined;
 
   if (config.credential.kind === "certificate") {
@@ -133,21 +152,28 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       tokenEndpoint: config.tokenEndpoint,
       credentials: options.certificates ?? [],
       now,
+      ...(options.onAssertionSigned ? { onSigned: options.onAssertionSigned } : {}),
     });
   }
   const credential = config.credential;
   let tokenRequests = 0;
   let lastNetworkError: unknown;
 
+  /** Federated tokens read but not yet sent, by token: their jti for the audit line. */
+  const federatedJtis = new Map<string, string | undefined>();
+  /** What was last sent to Entra ID per requested scope string: links a token to its assertion. */
+  const sentFor = new Map<string, { jti: string | undefined; thumbprintSha256: string | undefined }>();
+
   const clientAssertion = async ({ tokenEndpoint }: { tokenEndpoint?: string }): Promise<string> => {
-    if (credential.kind === "federated") return readFederatedToken(credential.tokenFile, now());
-    if (tokenEndpoint !== undefined && tokenEndpoint !== config.tokenEndpoint) {
-      throw new SignerError(
-        "ERR_CREDENTIAL",
-        `refusing to sign a client assertion for ${tokenEndpoint}: only ${config.tokenEndpoint} is allowed`,
-      );
+    if (credential.kind === "federated") {
+      const { token, jti } = readFederatedToken(credential.tokenFile, now());
+      // Read once per request sent; a few entries at most (reads that were never sent age out).
+      if (federatedJtis.size >= 16) federatedJtis.delete(federatedJtis.keys().next().value!);
+      federatedJtis.set(token, jti);
+      return token;
     }
-    return signer!.assertion(config.tokenEndpoint);
+    // The signer refuses any audience but the pinned token endpoint.
+    return signer!.assertion(tokenEndpoint ?? config.tokenEndpoint);
   };
 
   const app = new ConfidentialClientApplication({
@@ -161,9 +187,15 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     system: {
       networkClient: trackingNetwork(
         options.network,
-        (sent) => {
+        (sent, scope) => {
           tokenRequests++;
-          signer?.markSent(sent);
+          const facts = signer?.markSent(sent);
+          const federatedJti = federatedJtis.get(sent);
+          federatedJtis.delete(sent);
+          sentFor.set(scope, {
+            jti: facts ? facts.jti : federatedJti,
+            thumbprintSha256: facts?.thumbprintSha256,
+          });
         },
         (e) => (lastNetworkError = e),
       ),
@@ -182,21 +214,21 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   const inflight = new Map<string, Promise<AccessToken>>();
   /**
-   * msal-node's cached read costs ~0.5 ms and allocates enough to put a multi-millisecond GC tail on
-   * the socket's p99 (measured by bench/). A token with more than REFRESH_AHEAD_MS left, before
-   * Entra's refresh_in, needs none of msal's checks or the refresh logic, so it is served from here.
+   * Tokens are served from here, not from msal's cache: msal's cached read costs ~0.5 ms and puts a
+   * GC tail on the socket's p99 (measured by bench/), and msal only refreshes 5 minutes before expiry.
    */
-  const ready = new Map<string, { token: AccessToken; until: number }>();
+  const ready = new Map<string, { token: AccessToken; refreshAt: number; serveUntil: number }>();
   const refreshing = new Map<string, Promise<void>>();
   const lastRefreshStart = new Map<string, number>();
 
-  const acquire = async (scope: string, skipCache: boolean): Promise<AccessToken> => {
+  const acquire = async (scope: string): Promise<AccessToken> => {
     let result: AuthenticationResult | null;
     try {
+      // skipCache: serving from cache and refreshing are decided here (above); msal only fetches.
       // MSAL_FORCE_REGION in the environment would otherwise switch msal to a regional token endpoint.
       result = await app.acquireTokenByClientCredential({
         scopes: [scope],
-        skipCache,
+        skipCache: true,
         azureRegion: "DisableMsalForceRegion",
       });
     } catch (e) {
@@ -204,27 +236,38 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     }
     if (!result?.accessToken || !result.expiresOn)
       throw new SignerError("ERR_TOKEN", `Entra ID answered without an access token for ${scope}`);
-    if (!result.fromCache)
-      log.info("token.acquired", {
-        scope,
-        tokenHash: tokenHash(result.accessToken),
-        expiresOn: result.expiresOn.toISOString(),
-        signatures: signer?.signatures,
-      });
-    const token: AccessToken = { accessToken: result.accessToken, expiresOn: result.expiresOn, scope };
-    const refreshOn = result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY;
-    ready.set(scope, { token, until: Math.min(token.expiresOn.getTime() - REFRESH_AHEAD_MS, refreshOn) });
+    const sent = [...sentFor].find(([requested]) => requested.split(" ").includes(scope))?.[1];
+    const token: AccessToken = {
+      accessToken: result.accessToken,
+      expiresOn: result.expiresOn,
+      scope,
+      assertionJti: sent?.jti,
+      thumbprintSha256: sent?.thumbprintSha256,
+    };
+    log.info("token.acquired", {
+      scope,
+      tokenHash: tokenHash(result.accessToken),
+      expiresOn: result.expiresOn.toISOString(),
+      assertionJti: sent?.jti,
+      signatures: signer?.signatures,
+    });
     const t = now();
-    if (result.fromCache && (token.expiresOn.getTime() - t < REFRESH_AHEAD_MS || t >= refreshOn))
-      refreshInBackground(scope, t);
+    const expires = token.expiresOn.getTime();
+    const refreshOn = result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY;
+    const serveUntil = expires - MIN_REMAINING_MS;
+    // A token too short-lived for half its lifetime to come before serveUntil (under 10 minutes)
+    // refreshes from half of the time it may be served instead, so it is still refreshed ahead.
+    const half = t + (expires - t) * REFRESH_AT_FRACTION;
+    const refreshAt = Math.min(refreshOn, half < serveUntil ? half : t + Math.max(0, serveUntil - t) / 2);
+    ready.set(scope, { token, refreshAt, serveUntil });
     return token;
   };
 
   const refreshInBackground = (scope: string, t: number): void => {
-    if (refreshing.has(scope)) return;
+    if (refreshing.has(scope) || inflight.has(scope)) return;
     if (t - (lastRefreshStart.get(scope) ?? -Infinity) < REFRESH_MIN_INTERVAL_MS) return;
     lastRefreshStart.set(scope, t);
-    const p = acquire(scope, true)
+    const p = acquire(scope)
       .then(() => undefined)
       .catch((e: unknown) => {
         log.warn("token.refresh_failed", {
@@ -239,13 +282,20 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   return {
     getToken(scope) {
+      const t = now();
       const hit = ready.get(scope);
-      if (hit && now() < hit.until) return Promise.resolve(hit.token);
+      if (hit && t < hit.serveUntil) {
+        if (t >= hit.refreshAt) refreshInBackground(scope, t);
+        return Promise.resolve(hit.token);
+      }
       const existing = inflight.get(scope);
       if (existing) return existing;
-      const p = acquire(scope, false).finally(() => inflight.delete(scope));
+      const p = acquire(scope).finally(() => inflight.delete(scope));
       inflight.set(scope, p);
       return p;
+    },
+    invalidate(scope, refused) {
+      if (ready.get(scope)?.token.accessToken === refused) ready.delete(scope);
     },
     stats: () => ({ assertionsSigned: signer?.signatures ?? 0, tokenRequests }),
     async idle() {

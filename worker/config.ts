@@ -1,6 +1,7 @@
 import { loadForwardSettings, type ForwardConfig } from "./forward/settings.ts";
 import { canonicalOrigin } from "./lib/origin.ts";
 import { GUID } from "./lib/syntax.ts";
+import { policySha256 } from "./policy-hash.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 import { err, ok, type Result } from "./result.ts";
 import { loadSigningKeys, type SigningKeys } from "./signing-keys.ts";
@@ -23,8 +24,34 @@ export interface Env {
   POLICY?: unknown;
   ROUTES?: unknown;
   FORWARD_TIMEOUT_MS?: unknown;
+  EXPLAIN?: unknown;
+  ADMIN_ROLES?: unknown;
   BROKER_SIGNING_KEYS?: unknown;
 }
+
+/** Every setting the broker reads, so a tool can flag a var nobody reads (usually a misspelt one).
+ *  Typed against Env: a setting added there and not here fails the typecheck. */
+export const SETTINGS = {
+  BROKER_ISSUER: "var",
+  ENTRA_AUTHORITY_HOST: "var",
+  ENTRA_V1_ISSUER_HOST: "var",
+  ENTRA_JWKS_ORIGIN: "var",
+  ENTRA_TENANT_IDS: "var",
+  ENTRA_AUDIENCES: "var",
+  REQUIRE_CERTIFICATE_CLIENTS: "var",
+  CLOCK_SKEW_SECONDS: "var",
+  MAX_SUBJECT_TOKEN_AGE_SECONDS: "var",
+  MAX_TOKEN_TTL_SECONDS: "var",
+  POLICY: "var",
+  ROUTES: "var",
+  FORWARD_TIMEOUT_MS: "var",
+  EXPLAIN: "var",
+  ADMIN_ROLES: "var",
+  BROKER_SIGNING_KEYS: "secret",
+} as const satisfies Record<keyof Env, "var" | "secret">;
+
+/** Who may ask POST /explain: each caller about itself ("self"), or nobody ("off"). */
+export type ExplainMode = "self" | "off";
 
 export interface EntraConfig {
   /** e.g. https://login.microsoftonline.com (public cloud), https://login.microsoftonline.us */
@@ -51,10 +78,17 @@ export interface Config {
   readonly maxTokenTtlSeconds: number;
   /** Forward mode (the broker as a gateway in front of origins); undefined when ROUTES is not set. */
   readonly forward?: ForwardConfig;
+  readonly explain: ExplainMode;
+  /** App roles that admit an app-only caller to the /admin/* endpoints. */
+  readonly adminRoles: ReadonlySet<string>;
+  /** SHA-256 (hex) of the policy document in canonical JSON: names the policy version in audit events. */
+  readonly policySha256: string;
 }
 
 const PUBLIC_CLOUD = "https://login.microsoftonline.com";
 const PUBLIC_CLOUD_V1_ISSUER = "https://sts.windows.net";
+/** The app role an operator's client holds to use the admin API, unless ADMIN_ROLES says otherwise. */
+const DEFAULT_ADMIN_ROLE = "Broker.Admin";
 /** Entra validators conventionally allow 5 minutes of skew at most; more hides broken clocks. */
 const MAX_CLOCK_SKEW_SECONDS = 300;
 
@@ -108,13 +142,22 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
     problem,
   );
 
+  const explain = enumSetting(env.EXPLAIN, "EXPLAIN", ["self", "off"] as const, "self", problem);
+  const adminRoles =
+    env.ADMIN_ROLES === undefined || env.ADMIN_ROLES === ""
+      ? [DEFAULT_ADMIN_ROLE]
+      : listSetting(env.ADMIN_ROLES, "ADMIN_ROLES", problem);
+
   let policy: Policy | undefined;
+  let policyHash: string | undefined;
   if (env.POLICY === undefined)
     problem("POLICY", 'is not set: add a [vars.POLICY] table (or a JSON string) with a "rules" array to wrangler.toml');
   else {
     const parsed = parsePolicy(env.POLICY);
-    if (parsed.ok) policy = parsed.value;
-    else for (const p of parsed.error) problem("POLICY", p);
+    if (parsed.ok) {
+      policy = parsed.value;
+      policyHash = await policySha256(env.POLICY);
+    } else for (const p of parsed.error) problem("POLICY", p);
   }
 
   const forward = loadForwardSettings(env.ROUTES, env.FORWARD_TIMEOUT_MS);
@@ -141,6 +184,9 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
       signingKeys: (keys as { value: SigningKeys }).value,
       maxTokenTtlSeconds,
       forward: forward.ok ? forward.value : undefined,
+      explain,
+      adminRoles: new Set(adminRoles),
+      policySha256: policyHash!,
     }),
   );
 }
@@ -184,6 +230,19 @@ function listSetting(value: unknown, setting: string, problem: Problem): string[
     .filter((s) => s.length > 0);
   if (items.length === 0) problem(setting, "is not set: give a comma-separated list");
   return items;
+}
+
+function enumSetting<T extends string>(
+  value: unknown,
+  setting: string,
+  allowed: readonly T[],
+  fallback: T,
+  problem: Problem,
+): T {
+  if (value === undefined || value === "") return fallback;
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+  problem(setting, `is ${JSON.stringify(value)}: use ${allowed.map((a) => `"${a}"`).join(" or ")}`);
+  return fallback;
 }
 
 function booleanSetting(value: unknown, setting: string, fallback: boolean, problem: Problem): boolean {

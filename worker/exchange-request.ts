@@ -105,10 +105,9 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
   const scope = form.get("scope");
   let scopes: string[] | undefined;
   if (scope !== null) {
-    const tokens = scope.split(" ");
-    if (tokens.length > MAX_SCOPES || !tokens.every((t) => SCOPE_TOKEN.test(t)))
-      return err({ reason: "scope_malformed" });
-    scopes = [...new Set(tokens)];
+    const parsed = parseScopeParameter(scope);
+    if (!parsed) return err({ reason: "scope_malformed" });
+    scopes = parsed;
   }
   return ok({
     subjectToken,
@@ -117,6 +116,13 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
     requestedTokenType,
     ...(actorToken && { actorToken }),
   });
+}
+
+/** RFC 6749 §3.3 scope: space-separated scope tokens, duplicates dropped; undefined when malformed. */
+export function parseScopeParameter(scope: string): string[] | undefined {
+  const tokens = scope.split(" ");
+  if (tokens.length > MAX_SCOPES || !tokens.every((t) => SCOPE_TOKEN.test(t))) return undefined;
+  return [...new Set(tokens)];
 }
 
 async function readBody(request: Request): Promise<Result<string, RequestProblem>> {

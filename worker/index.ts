@@ -5,6 +5,8 @@ import { type Env, loadConfig } from "./config.ts";
 import { forward } from "./forward/handler.ts";
 import { authorizationServerMetadata, jwksDocument } from "./http/metadata.ts";
 import { tokenExchange } from "./http/token.ts";
+import { explainSelf } from "./http/explain.ts";
+import { adminExplain } from "./http/admin-explain.ts";
 import { createDpopReplayCache } from "./dpop.ts";
 import { createJwksCache, type KeepAlive } from "./jwks.ts";
 import { ok, type Result } from "./result.ts";
@@ -64,6 +66,9 @@ app.use(async (c, next) => {
 
 app.post("/token", (c) => tokenExchange(c.req.raw, c.get("broker"), nowSeconds(), keepAliveOf(c)));
 app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
+app.post("/explain", (c) => explainSelf(c.req.raw, c.get("broker"), nowSeconds(), keepAliveOf(c)));
+app.all("/explain", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
+app.post("/admin/explain", (c) => adminExplain(c.req.raw, c.get("broker"), nowSeconds(), keepAliveOf(c)));
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("broker").config));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("broker").config));
 // Forward mode, after the broker's own endpoints (which it never shadows): undefined = no route.

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `broker-signer` command (npm bin). Runs under Node 24 type stripping.
+// The `broker-signer` command (npm bin): in this repository through Node's type stripping, in the
+// installed package as built JavaScript (Node 20 or later).
 import { main } from "../cli.ts";
 
 const stopSignal = new Promise<void>((resolve) => {

@@ -194,6 +194,36 @@ describe("the AI agent (one narrow scope)", () => {
   });
 });
 
+describe("POST /explain on the running broker", () => {
+  it("tells the agent why it may not read the inventory, with a CloudEvents audit line", async () => {
+    const { access_token: entra } = await stack.signers.agent.client.getToken(BROKER_SCOPE);
+    const response = await fetch(`${stack.broker.origin}/explain`, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        subject_token: entra,
+        resource: stack.origins.inventory.origin,
+        scope: "inventory.read",
+      }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      decision: "denied",
+      reason: "scope_not_granted",
+      candidates: [{ rule: "agent-searches-inventory", missing: { roles: [], scopes: ["inventory.read"] } }],
+    });
+    const explained = stack.broker
+      .events()
+      .filter((e) => e.event === "explain" && e.client_id === IDENTITIES.agent.appId);
+    expect(explained.at(-1)).toMatchObject({
+      outcome: "denied",
+      reason: "scope_not_granted",
+      policy_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+  });
+});
+
 describe("the CI pipeline (federated credential, no secret)", () => {
   it("signs in with its runner's OIDC token and may deploy", async () => {
     const { access_token: entra } = await stack.signers.ci.client.getToken(BROKER_SCOPE);
@@ -362,7 +392,22 @@ describe("broker key rotation", () => {
     const before = await stack.signers.orders.client.exchange(inventory.origin);
     const oldKid = decodeProtectedHeader(before.access_token).kid;
     await stack.rotateBrokerKeys();
-    const after = await stack.signers.orders.client.exchange(inventory.origin);
+    // The signer keeps reusing the token it holds (still valid, still verifiable)…
+    expect((await stack.signers.orders.client.exchange(inventory.origin)).access_token).toBe(before.access_token);
+    // …while the broker mints anything new with the next key.
+    const { access_token: subject } = await stack.signers.orders.client.getToken(BROKER_SCOPE);
+    const minted = await fetch(`${stack.broker.origin}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token: subject,
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        resource: inventory.origin,
+      }),
+    });
+    expect(minted.status).toBe(200);
+    const after = (await minted.json()) as { access_token: string };
     const newKid = decodeProtectedHeader(after.access_token).kid;
     expect(newKid).not.toBe(oldKid);
     const jwks = (await (await fetch(`${stack.broker.origin}/.well-known/jwks.json`)).json()) as {

@@ -27,7 +27,7 @@ describe("client assertions", () => {
       credentials: [cred],
       now: () => t,
     });
-    const jwt = signer.assertion(ENDPOINT);
+    const jwt = await signer.assertion(ENDPOINT);
     expect(decodeProtectedHeader(jwt)).toEqual({
       alg: "PS256",
       typ: "JWT",
@@ -46,15 +46,15 @@ describe("client assertions", () => {
     expect(payload.iat).toBe(Math.floor(t / 1000));
   });
 
-  it("refuse to sign for any audience but the pinned token endpoint (never a signing oracle)", () => {
+  it("refuse to sign for any audience but the pinned token endpoint (never a signing oracle)", async () => {
     const signer = createAssertionSigner({ clientId: CLIENT, tokenEndpoint: ENDPOINT, credentials: [cred] });
     for (const aud of ["https://evil.example/token", ENDPOINT.replace("9b1c", "0000"), `${ENDPOINT}?x=1`]) {
-      expect(() => signer.assertion(aud)).toThrow(SignerError);
+      await expect(signer.assertion(aud)).rejects.toThrow(SignerError);
     }
     expect(signer.signatures).toBe(0);
   });
 
-  it("are reused while unsent (no private-key operation per cached read), never after being sent, and re-signed before they run out", () => {
+  it("are never handed out twice, sent or not: two requests with one jti would be refused as a replay", async () => {
     let t = Date.now();
     const signer = createAssertionSigner({
       clientId: CLIENT,
@@ -62,17 +62,13 @@ describe("client assertions", () => {
       credentials: [cred],
       now: () => t,
     });
-    const first = signer.assertion();
-    for (let i = 0; i < 100; i++) expect(signer.assertion()).toBe(first);
-    expect(signer.signatures).toBe(1);
-    signer.markSent(first);
-    const second = signer.assertion();
-    expect(second).not.toBe(first);
-    expect(decodeJwt(second).jti).not.toBe(decodeJwt(first).jti);
-    t += (ASSERTION_LIFETIME_S - 60) * 1000; // less than the reuse margin left
-    const third = signer.assertion();
-    expect(third).not.toBe(second);
-    expect(decodeJwt(third).exp).toBe(Math.floor(t / 1000) + ASSERTION_LIFETIME_S);
+    const [a, b] = await Promise.all([signer.assertion(), signer.assertion()]);
+    expect(decodeJwt(a!).jti).not.toBe(decodeJwt(b!).jti);
+    expect(signer.markSent(a!)).toMatchObject({ jti: decodeJwt(a!).jti, thumbprintSha256: cred.thumbprintSha256 });
+    expect(signer.markSent(a!)).toBeUndefined(); // facts are given once
+    t += 60_000;
+    const c = await signer.assertion();
+    expect(decodeJwt(c).exp).toBe(Math.floor(t / 1000) + ASSERTION_LIFETIME_S);
     expect(signer.signatures).toBe(3);
   });
 
@@ -80,7 +76,7 @@ describe("client assertions", () => {
     const newerDisk = await certOnDisk(tempDir(), "svc-next", { notBefore: new Date(Date.now() - 60_000) });
     const newer = loadCertificateCredential({ kind: "pem", keyFile: newerDisk.keyFile, certFile: newerDisk.certFile });
     const signer = createAssertionSigner({ clientId: CLIENT, tokenEndpoint: ENDPOINT, credentials: [cred, newer] });
-    const jwt = signer.assertion();
+    const jwt = await signer.assertion();
     expect(decodeProtectedHeader(jwt)["x5t#S256"]).toBe(newerDisk.thumbprintSha256Base64url);
     await compactVerify(jwt, createPublicKey(newerDisk.certPem));
     expect(signer.signingCredential().thumbprintSha256).toBe(newer.thumbprintSha256);

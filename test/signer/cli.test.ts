@@ -161,6 +161,26 @@ describe("broker-signer token", () => {
     expect(out.expires_on).toBeGreaterThan(Date.now() / 1000 + 3000);
   });
 
+  it("writes its audit lines with --log-level info (assertion jti, thumbprint, the calling process), none by default", async () => {
+    const quiet = await cli(["token"], env);
+    expect(quiet.stderr).not.toMatch(/"level":"audit"/);
+    const r = await cli(["token", "--log-level", "info"], env);
+    expect(r.code).toBe(0);
+    tokens.push(r.stdout.trim());
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.level === "audit");
+    const signed = lines.find((l) => l.event === "assertion.signed");
+    expect(lines.find((l) => l.event === "token.served")).toMatchObject({
+      via: "cli",
+      peerPid: process.pid, // the CLI's parent: this test
+      assertionJti: signed?.jti,
+      thumbprintSha256: expect.stringMatching(/^[0-9A-F]{64}$/),
+    });
+  });
+
   it("exits 3 for a group-readable key, saying how to fix it, and prints nothing on stdout", async () => {
     chmodSync(keyFile, 0o640);
     try {

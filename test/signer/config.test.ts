@@ -154,4 +154,76 @@ describe("loadConfig", () => {
     writeFileSync(file, JSON.stringify({ tenantId: TENANT, clientId: CLIENT, certificates: three }));
     expect(thrownSignerError(() => loadConfig({ configFile: file }, {}, "/")).message).toMatch(/at most 2/);
   });
+
+  it("reports every problem at once, like the broker's config", () => {
+    const e = thrownSignerError(() =>
+      loadConfig(
+        {},
+        {
+          BROKER_SIGNER_TENANT_ID: "common",
+          BROKER_SIGNER_CLIENT_ID: "orders",
+          BROKER_SIGNER_KEY_FILE: "/k/key.pem",
+          BROKER_SIGNER_AUTHORITY_HOST: "http://login.example",
+          BROKER_SIGNER_BROKER_URL: "http://broker.example.com",
+          BROKER_SIGNER_BROKER_SCOPE: "api://broker/Tokens.Exchange",
+          BROKER_SIGNER_SOCKET: "@signer",
+        },
+        "/",
+      ),
+    );
+    expect(e.code).toBe("ERR_CONFIG");
+    expect(e.message).toMatch(/^7 problems in the signer's configuration:/);
+    for (const fragment of [
+      /"common" is not a tenant/,
+      /"orders" is not an application \(client\) id/,
+      /BROKER_SIGNER_CERT_FILE: must be set together with BROKER_SIGNER_KEY_FILE/,
+      /must be an https URL/,
+      /https \(http only for localhost\)/,
+      /must end with \/.default/,
+      /abstract sockets are not allowed/,
+    ])
+      expect(e.message).toMatch(fragment);
+  });
+
+  it("lists every unknown key of a config file in one problem, beside the other problems", () => {
+    const file = join(tempDir(), "c.json");
+    writeFileSync(file, JSON.stringify({ tenantId: TENANT, privateKey: "x", clientSecret: "y" }));
+    const e = thrownSignerError(() => loadConfig({ configFile: file }, {}, "/"));
+    expect(e.message).toMatch(/config file keys "privateKey", "clientSecret": unknown settings/);
+    expect(e.message).toMatch(/client id: not set/);
+  });
+
+  it("makes key material pasted into a setting the error's code even among other problems", () => {
+    const e = thrownSignerError(() =>
+      loadConfig(
+        {},
+        { ...base, BROKER_SIGNER_CLIENT_ID: "x", BROKER_SIGNER_CERT_FILE: "-----BEGIN PRIVATE KEY-----" },
+        "/",
+      ),
+    );
+    expect(e.code).toBe("ERR_KEY_UNSAFE");
+    expect(e.message).toMatch(/2 problems/);
+  });
+});
+
+describe("a forgotten BROKER_SIGNER_CONFIG", () => {
+  it("says that no config file was read and how to point at one", () => {
+    const e = thrownSignerError(() => loadConfig({}, {}, "/"));
+    expect(e.message).toMatch(/tenant: not set/);
+    expect(e.message).toMatch(/No config file was read: neither --config nor BROKER_SIGNER_CONFIG is set/);
+    expect(e.message).toContain("export BROKER_SIGNER_CONFIG=/path/to/signer.json");
+  });
+
+  it("names the config file that was read when it lacks a setting", () => {
+    const file = join(tempDir(), "signer.json");
+    writeFileSync(file, JSON.stringify({ clientId: CLIENT, certificates: [{ keyFile: "k", certFile: "c" }] }));
+    const e = thrownSignerError(() => loadConfig({}, { BROKER_SIGNER_CONFIG: file }, "/"));
+    expect(e.message).toMatch(/tenant: not set/);
+    expect(e.message).toContain(`The config file read was ${file}`);
+  });
+
+  it("says which config file could not be read", () => {
+    const e = thrownSignerError(() => loadConfig({}, { BROKER_SIGNER_CONFIG: "/nowhere/signer.json" }, "/"));
+    expect(e.message).toMatch(/config file: cannot read \/nowhere\/signer.json \(ENOENT\)/);
+  });
 });

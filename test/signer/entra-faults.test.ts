@@ -2,7 +2,7 @@
 // a 429 with Retry-After is honoured without calling Entra again, and a 503 during a background
 // refresh leaves callers with the still-valid token and does not turn every read into a request.
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Emulator } from "../../emulator/index.ts";
 import { createLogger } from "../../signer/log.ts";
 import { createSignerService, type SignerService } from "../../signer/service.ts";
@@ -25,8 +25,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   const dir = tempDir();
   const cert = await certOnDisk(dir, "svc");
-  // 540 s tokens: always inside the signer's 10-minute refresh-ahead window, so every read of a
-  // cached token also starts a background refresh (at most one per 30 s).
+  // 540 s tokens: served until 5 minutes before expiry (240 s) and refreshed from half of that (120 s).
   emu = await startEntra(tenantFile({ certificates: [cert.certPem] }), join(dir, "emu"), { tokenLifetimeSeconds: 540 });
   env = { BROKER_SIGNER_KEY_FILE: cert.keyFile, BROKER_SIGNER_CERT_FILE: cert.certFile };
 });
@@ -34,7 +33,10 @@ afterAll(async () => {
   await emu?.close();
   cleanupTempDirs();
 });
-afterEach(() => emu.clearFaults());
+afterEach(() => {
+  emu.clearFaults();
+  vi.useRealTimers();
+});
 
 const service = (): SignerService =>
   createSignerService(configFor(emu, env), { log: createLogger(log.write, "debug") });
@@ -59,6 +61,10 @@ describe("the signer against Entra faults", () => {
     const s = service();
     const first = (await s.getToken(BROKER_SCOPE)).accessToken;
     emu.addFault({ kind: "unavailable", endpoint: "token" });
+    // Past the refresh point, still well inside the time the token is served: every read could start
+    // a refresh, and at most one per 30 s does.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 150_000);
     expect((await s.getToken(BROKER_SCOPE)).accessToken).toBe(first);
     await s.idle();
     expect(s.stats().tokenRequests).toBe(2);

@@ -217,7 +217,7 @@ describe("the client library over the socket", () => {
     const before = broker.requests.length;
     const e = await rejectedSignerError(client.exchange("https://Orders.example.com/path"));
     expect(e.code).toBe("ERR_REQUEST");
-    expect(e.message).toMatch(/not a canonical origin; use https:\/\/orders.example.com/);
+    expect(e.message).toMatch(/not a canonical origin the broker accepts; use https:\/\/orders.example.com/);
     expect(broker.requests.length).toBe(before);
   });
 
@@ -250,13 +250,41 @@ describe("the socket API", () => {
     expect(await raw("GET", "/admin")).toMatchObject({ status: 404 });
   });
 
-  it("bounds the request body", async () => {
+  it("answers an oversized body 413 with a JSON error instead of resetting the connection (declared length)", async () => {
     const big = JSON.stringify({ resource: "https://orders.example.com", scope: "x".repeat(20_000) });
-    const res = await raw("POST", "/exchange", big, { "content-type": "application/json" }).catch(() => ({
-      status: 400,
-      body: {},
-    }));
-    expect(res.status).toBe(400);
+    const res = await raw("POST", "/exchange", big, { "content-type": "application/json" });
+    expect(res).toMatchObject({ status: 413, body: { error: "invalid_request", code: "ERR_REQUEST" } });
+    expect(res.body.error_description).toMatch(/larger than 8192 bytes/);
+  });
+
+  it("answers an oversized chunked body (no Content-Length) 413 too", async () => {
+    const res = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: server.socketPath,
+          method: "POST",
+          path: "/exchange",
+          headers: { "content-type": "application/json" },
+        },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on("data", (c: Buffer) => chunks.push(c));
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+        },
+      );
+      req.on("error", reject);
+      for (let i = 0; i < 10; i++) req.write("x".repeat(2048));
+      req.end();
+    });
+    expect(res).toMatchObject({ status: 413, body: { code: "ERR_REQUEST" } });
+  });
+
+  it("refuses resources the broker refuses although URL accepts them (wildcard host, plain http to another host)", async () => {
+    for (const resource of ["https://*.example.com", "http://api.example.com", "https://a_b.example.com"]) {
+      const e = await rejectedSignerError(client.exchange(resource));
+      expect(e.code).toBe("ERR_REQUEST");
+      expect(e.message).toMatch(/not a canonical origin the broker accepts/);
+    }
   });
 
   it("/health reports the thumbprints and counters, never the key", async () => {

@@ -88,9 +88,9 @@ describe("with a certificate", () => {
     const before = emu.requestCount(tokenPath());
     for (let i = 0; i < 200; i++) expect(await token(s)).toBe(first);
     expect(emu.requestCount(tokenPath())).toBe(before);
-    // A token with more than REFRESH_AHEAD_MS left is served without asking msal (whose cached
-    // read would ask for an assertion on every call): one signature, for the one request sent.
-    expect(s.stats()).toEqual({ assertionsSigned: 1, tokenRequests: 1 });
+    // A cached token is served without asking msal (whose cached read would ask for an assertion
+    // on every call): one signature, for the one request sent.
+    expect(s.stats()).toMatchObject({ assertionsSigned: 1, tokenRequests: 1 });
   });
 
   it("sends one request for many concurrent callers", async () => {
@@ -106,7 +106,7 @@ describe("with a certificate", () => {
     const a = decodeJwt(await token(s, BROKER_SCOPE));
     const b = decodeJwt(await token(s, OTHER_SCOPE));
     expect(a.aud).not.toBe(b.aud);
-    expect(s.stats()).toEqual({ assertionsSigned: 2, tokenRequests: 2 });
+    expect(s.stats()).toMatchObject({ assertionsSigned: 2, tokenRequests: 2 });
   });
 
   it("refreshes in the background ahead of expiry, while callers keep getting the still-valid token", async () => {
@@ -122,6 +122,53 @@ describe("with a certificate", () => {
     const second = await token(s);
     expect(second).not.toBe(first);
     expect(decodeJwt(second).exp).toBeGreaterThan(decodeJwt(first).exp!);
+  });
+
+  it("starts refreshing at half the token's lifetime, not 10 minutes before expiry", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = Date.now();
+    const s = service(emu, env);
+    const first = await token(s);
+    const lifetimeMs = decodeJwt(first).exp! * 1000 - t0;
+    vi.setSystemTime(t0 + lifetimeMs / 2 - 60_000);
+    expect(await token(s)).toBe(first);
+    await s.idle();
+    expect(s.stats().tokenRequests).toBe(1);
+    vi.setSystemTime(t0 + lifetimeMs / 2 + 60_000);
+    expect(await token(s)).toBe(first); // served at once; the refresh runs behind it
+    await s.idle();
+    expect(s.stats().tokenRequests).toBe(2);
+    expect(await token(s)).not.toBe(first);
+  });
+
+  it("keeps serving through an Entra outage that starts when refresh is due, until 5 minutes before expiry (~25 minutes of headroom)", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const dir = tempDir();
+    const down = await startEntra(tenantFile({ certificates: [cert.certPem] }), join(dir, "emu"));
+    const t0 = Date.now();
+    const s = service(down, env);
+    const first = await token(s);
+    const expiresMs = decodeJwt(first).exp! * 1000;
+    await down.close(); // Entra ID is unreachable from here on
+    let firstAttempt: number | undefined;
+    let firstFailure: number | undefined;
+    for (let t = t0; t < expiresMs && firstFailure === undefined; t += 60_000) {
+      vi.setSystemTime(t);
+      const before = s.stats().tokenRequests;
+      try {
+        expect(await s.getToken(BROKER_SCOPE)).toMatchObject({ accessToken: first });
+      } catch (e) {
+        expect(e).toBeInstanceOf(SignerError);
+        firstFailure = t;
+      }
+      await s.idle();
+      if (firstAttempt === undefined && s.stats().tokenRequests > before) firstAttempt = t;
+    }
+    expect(firstAttempt).toBeDefined();
+    expect(firstFailure).toBeDefined();
+    const headroomMinutes = (firstFailure! - firstAttempt!) / 60_000;
+    expect(headroomMinutes).toBeGreaterThanOrEqual(24);
+    expect(expiresMs - firstFailure!).toBeLessThanOrEqual(5 * 60_000);
   });
 
   it("never hands out a token with less than 5 minutes left", async () => {
@@ -251,7 +298,7 @@ it("keeps assertion headers to the fixed template (PS256, x5t#S256) on the wire"
     tokenEndpoint: "https://x.example/t/oauth2/v2.0/token",
     credentials: [loadCertificateCredential({ kind: "pem", keyFile: cert.keyFile, certFile: cert.certFile })],
   });
-  expect(decodeProtectedHeader(signer.assertion())).toEqual({
+  expect(decodeProtectedHeader(await signer.assertion())).toEqual({
     alg: "PS256",
     typ: "JWT",
     "x5t#S256": cert.thumbprintSha256Base64url,

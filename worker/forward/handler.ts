@@ -39,6 +39,7 @@ export async function forward(
         ...fields,
       },
       now,
+      config,
     );
     return failureResponse(failure, config.issuer);
   };
@@ -107,6 +108,7 @@ export async function forward(
       origin_status: sent.value.status,
     },
     now,
+    config,
   );
   return sent.value;
 }

@@ -1,5 +1,6 @@
 import { audit, sha256Hex } from "../audit.ts";
 import type { Broker } from "../broker.ts";
+import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
 import { toWireError, type ExchangeFailure } from "../errors.ts";
 import { delegate } from "../delegation/exchange.ts";
@@ -20,7 +21,7 @@ export async function tokenExchange(
 ): Promise<Response> {
   const { config } = broker;
   const parsed = await readExchangeRequest(request);
-  if (!parsed.ok) return deny({ stage: "request", ...parsed.error }, now);
+  if (!parsed.ok) return deny({ stage: "request", ...parsed.error }, config, now);
   const exchange = parsed.value;
 
   // RFC 9449 §5: a proof, when sent, must be valid whether or not the grant needs one.
@@ -30,12 +31,12 @@ export async function tokenExchange(
     clockSkewSeconds: config.entra.clockSkewSeconds,
   };
   const proof = await readDpopProof(request.headers, dpopExpectation, broker.dpopProofs, now);
-  if (!proof.ok) return deny({ stage: "dpop", ...proof.error }, now, { resource: exchange.resource });
+  if (!proof.ok) return deny({ stage: "dpop", ...proof.error }, config, now, { resource: exchange.resource });
   const jkt = proof.value?.jkt;
 
   if (exchange.actorToken !== undefined) {
     const delegated = await delegate({ ...exchange, actorToken: exchange.actorToken }, jkt, broker, now, keepAlive);
-    if (!delegated.ok) return deny(delegated.error.failure, now, delegated.error.fields);
+    if (!delegated.ok) return deny(delegated.error.failure, config, now, delegated.error.fields);
     const { actor, grant, ttlSeconds, fields } = delegated.value;
     // Minted afresh each time: a delegated token answers one request of someone else's work.
     const issued = await mint(
@@ -51,27 +52,28 @@ export async function tokenExchange(
       config.signingKeys,
     );
     const granted = { ...fields, roles: grant.roles, ...(jkt && { dpop_jkt: jkt }) };
-    return respond(issued, false, exchange, granted, jkt, now);
+    return respond(issued, false, exchange, granted, jkt, config, now);
   }
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
   const verified = await broker.callers.verify(exchange.subjectToken, now, keepAlive);
-  if (!verified.ok) return deny({ stage: "verify", ...verified.error }, now, { resource: exchange.resource });
+  if (!verified.ok) return deny({ stage: "verify", ...verified.error }, config, now, { resource: exchange.resource });
   const { caller, subjectKey } = verified.value;
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
-    return deny({ stage: "policy", ...decision.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "policy", ...decision.error }, config, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
-    return deny({ stage: "lifetime", ...lifetime.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "lifetime", ...lifetime.error }, config, now, callerFields(caller, now, exchange.resource));
   const ttlSeconds = lifetime.value;
   if (grant.requireDpop && !jkt)
     return deny(
       { stage: "dpop", reason: "dpop_required", because: "rule" },
+      config,
       now,
       callerFields(caller, now, exchange.resource),
     );
@@ -89,7 +91,7 @@ export async function tokenExchange(
     ...(jkt && { jkt }),
   });
   const fields = { ...callerFields(caller, now, grant.resource), roles: grant.roles, rule: grant.rule };
-  return respond(issued, reused, exchange, { ...fields, ...(jkt && { dpop_jkt: jkt }) }, jkt, now);
+  return respond(issued, reused, exchange, { ...fields, ...(jkt && { dpop_jkt: jkt }) }, jkt, config, now);
 }
 
 async function respond(
@@ -98,6 +100,7 @@ async function respond(
   exchange: ExchangeRequest,
   fields: Record<string, unknown>,
   jkt: string | undefined,
+  config: Config,
   now: number,
 ): Promise<Response> {
   audit(
@@ -114,6 +117,7 @@ async function respond(
       ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
     },
     now,
+    config,
   );
   return Response.json(
     {
@@ -131,9 +135,9 @@ async function respond(
 // RFC 6749 §5.1: token responses, errors included, must not be cached.
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
 
-function deny(failure: ExchangeFailure, now: number, fields: Record<string, unknown> = {}): Response {
+function deny(failure: ExchangeFailure, config: Config, now: number, fields: Record<string, unknown> = {}): Response {
   const wire = toWireError(failure);
-  audit({ event: "token_exchange", outcome: "denied", reason: failure.reason, ...fields }, now);
+  audit({ event: "token_exchange", outcome: "denied", reason: failure.reason, ...fields }, now, config);
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });

@@ -9,6 +9,7 @@ import {
   scenario,
   V1_ISSUER_HOST,
   type Scenario,
+  compareWithExplain,
 } from "../../worker/support/scenario.ts";
 import { expectRefused, invalidSubject, type Refusal } from "../support/adversary.ts";
 
@@ -17,6 +18,8 @@ import { expectRefused, invalidSubject, type Refusal } from "../support/adversar
 // signature by the tenant's published key, so only the claim checks stand in the way.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 afterEach(() => vi.useRealTimers());
 
 /** Freezes Date (the Worker and the token builder share it) so that boundaries are exact. */

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { decodeJwt } from "jose";
 import { afterEach, beforeEach, describe, expect, it, inject, vi } from "vitest";
 import worker from "../../../worker/index.ts";
+import { auditEntry } from "../../worker/support/audit-log.ts";
 import type { Echo } from "../../worker/support/origin-echo.ts";
 import { ORDERS_APP, scenario, type Scenario } from "../../worker/support/scenario.ts";
 
@@ -41,8 +42,7 @@ beforeEach(() => {
   vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
 });
 afterEach(() => vi.restoreAllMocks());
-const forwardAudit = () =>
-  logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "forward");
+const forwardAudit = () => logs.map(auditEntry).filter((e) => e.event === "forward");
 
 function gateway(s: Scenario) {
   const env = s.env({ ROUTES: JSON.stringify(ROUTES), POLICY: JSON.stringify(POLICY) });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_JWKS_BYTES } from "../../../worker/jwks.ts";
 import { captureLog } from "../../worker/support/audit-log.ts";
-import { b64url, scenario } from "../../worker/support/scenario.ts";
+import { b64url, scenario, compareWithExplain } from "../../worker/support/scenario.ts";
 import {
   craft,
   expectRefused,
@@ -19,6 +19,8 @@ import {
 // key is unusable, never a 500, never a token, and a bounded number of fetches whatever the traffic.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 afterEach(() => vi.useRealTimers());
 
 const UNAVAILABLE: Refusal = {

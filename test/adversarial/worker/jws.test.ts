@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { captureLog } from "../../worker/support/audit-log.ts";
-import { b64url, scenario, type Scenario } from "../../worker/support/scenario.ts";
+import { b64url, scenario, type Scenario, compareWithExplain } from "../../worker/support/scenario.ts";
 import {
   claimsText,
   craft,
@@ -18,6 +18,8 @@ import {
 // token minted, and no network traffic caused by anything the token says.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 
 async function refused(s: Scenario, token: string, reason: string) {
   await expectRefused(await s.exchange({ subject_token: token }), log, invalidSubject(reason), [token]);

@@ -9,6 +9,7 @@ import {
   scenario,
   TOKEN_EXCHANGE,
   type Scenario,
+  compareWithExplain,
 } from "../../worker/support/scenario.ts";
 
 // Property-based: random and mutated tokens and form bodies thrown at POST /token. Whatever arrives,
@@ -16,6 +17,8 @@ import {
 // nothing of the input can be echoed back. Runs are bounded so the suite stays fast.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 const RUNS = 300;
 
 // Every error body a request without a valid subject token can produce. scope_not_granted is the one
@@ -75,9 +78,7 @@ async function expectFixedError(response: Response, inputs: string | string[], p
 }
 
 async function post(s: Scenario, body: BodyInit, contentType = "application/x-www-form-urlencoded"): Promise<Response> {
-  return s.fetch(
-    new Request("https://broker.test/token", { method: "POST", body, headers: { "content-type": contentType } }),
-  );
+  return s.postRaw(body, contentType);
 }
 
 const b64urlChar = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");

@@ -1,7 +1,14 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { captureLog } from "../../worker/support/audit-log.ts";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, scenario } from "../../worker/support/scenario.ts";
+import {
+  DEPLOY,
+  DEPLOYER_APP,
+  INVENTORY,
+  ORDERS_APP,
+  scenario,
+  compareWithExplain,
+} from "../../worker/support/scenario.ts";
 import { expectRefused, type Refusal } from "../support/adversary.ts";
 
 // Resource and scope: a valid caller tries to stretch its grant to another origin (a spelling of the
@@ -9,6 +16,8 @@ import { expectRefused, type Refusal } from "../support/adversary.ts";
 // longer life. Origins are exact canonical strings; nothing is "cleaned up" into a match.
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 
 const NON_CANONICAL: Refusal = {
   status: 400,
@@ -169,12 +178,10 @@ describe("several resources in one request", () => {
       subject_token: await s.token(),
       subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
     });
-    const response = await s.fetch(
-      new Request(`https://broker.test/token?resource=${encodeURIComponent(INVENTORY)}`, {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      }),
+    const response = await s.postRaw(
+      body,
+      "application/x-www-form-urlencoded",
+      `?resource=${encodeURIComponent(INVENTORY)}`,
     );
     await expectRefused(response, log, { status: 400, error: "invalid_target", reason: "resource_missing" });
   });

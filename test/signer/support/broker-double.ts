@@ -18,6 +18,9 @@ export type BrokerDouble = {
 export async function startBrokerDouble(o: {
   allowedResources: string[];
   expectedAudience: string;
+  /** Further subject-token check (e.g. its signing key is still published); refused like the broker does. */
+  acceptSubject?: (subjectToken: string) => boolean;
+  expiresIn?: number;
 }): Promise<BrokerDouble> {
   const requests: URLSearchParams[] = [];
   const proofs: BrokerDouble["proofs"] = [];
@@ -60,14 +63,22 @@ export async function startBrokerDouble(o: {
       const actor = form.get("actor_token");
       if (actor !== null && form.get("actor_token_type") !== "urn:ietf:params:oauth:token-type:access_token")
         return reply(400, { error: "invalid_request", error_description: "actor_token_type" });
+      const entraToken = actor ?? form.get("subject_token") ?? "";
       let aud: unknown;
       try {
-        aud = decodeJwt(actor ?? form.get("subject_token") ?? "").aud;
+        aud = decodeJwt(entraToken).aud;
       } catch {
-        return reply(400, { error: "invalid_request", error_description: "subject token could not be verified" });
+        return reply(400, {
+          error: "invalid_request",
+          error_description: "subject_token is not a valid Entra ID app-only access token for this broker",
+        });
       }
-      if (aud !== o.expectedAudience)
-        return reply(400, { error: "invalid_request", error_description: "subject token could not be verified" });
+      if (aud !== o.expectedAudience || (o.acceptSubject && !o.acceptSubject(entraToken)))
+        return reply(400, {
+          error: "invalid_request",
+          // The broker's own description for every verification failure.
+          error_description: "subject_token is not a valid Entra ID app-only access token for this broker",
+        });
       const resource = form.get("resource") ?? "";
       if (!o.allowedResources.includes(resource))
         return reply(400, { error: "invalid_target", error_description: `resource not granted: ${resource}` });
@@ -75,7 +86,7 @@ export async function startBrokerDouble(o: {
         access_token: `downstream.${Buffer.from(resource).toString("base64url")}.${requests.length}`,
         issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
         token_type: proof ? "DPoP" : "Bearer",
-        expires_in: 300,
+        expires_in: o.expiresIn ?? 300,
         scope: form.get("scope") ?? "orders.read",
       });
     });

@@ -33,11 +33,12 @@ beforeEach(() => {
   vi.spyOn(console, "log").mockImplementation((line: string) => void logs.push(line));
 });
 afterEach(() => vi.restoreAllMocks());
+// Audit lines are CloudEvents: the decision is in `data`.
 const lastForward = () =>
   logs
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((e) => e.event === "forward")
-    .at(-1);
+    .map((l) => JSON.parse(l) as { type?: string; data?: Record<string, unknown> })
+    .filter((e) => e.type?.endsWith(".forward"))
+    .at(-1)?.data;
 
 function gateway(s: Scenario, requireDpop = false) {
   const env = s.env({ ROUTES: JSON.stringify(ROUTES), POLICY: JSON.stringify(policy(requireDpop)) });

@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { auditEntry } from "../support/audit-log.ts";
 import { inject } from "vitest";
 import worker from "../../../worker/index.ts";
 import type { Env } from "../../../worker/config.ts";
@@ -83,7 +84,7 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 function forwardAudit(): Array<Record<string, unknown>> {
-  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === "forward");
+  return logs.map(auditEntry).filter((e) => e.event === "forward");
 }
 
 describe("forward mode: allowed requests", () => {

@@ -336,3 +336,29 @@ describe("POLICY delegations and owners", () => {
     );
   });
 });
+
+describe("POST /explain with an actor_token", () => {
+  it("explains the delegation /token would make, and refuses bad tokens exactly as /token does", async () => {
+    const t1 = await brokerTokenFor(s, { scope: "agent.invoke inventory.read" });
+    const form = {
+      subject_token: t1,
+      actor_token: await actorToken(s),
+      actor_token_type: ACCESS_TOKEN_TYPE,
+      resource: INVENTORY,
+    };
+    const granted = await s.explain(form);
+    expect(await granted.json()).toMatchObject({
+      decision: "granted",
+      reason: "granted",
+      rule: "orders-agent-reads-inventory",
+      scope: "inventory.read",
+      expiresIn: 60,
+    });
+    const widened = await s.explain({ ...form, scope: "inventory.list" });
+    expect(await widened.json()).toMatchObject({ decision: "denied", reason: "scope_widened" });
+    const entraSubject = { ...form, subject_token: await s.token() };
+    const [explained, exchanged] = [await s.explain(entraSubject), await s.exchange(entraSubject)];
+    expect(explained.status).toBe(400);
+    expect(await explained.text()).toBe(await exchanged.text());
+  });
+});

@@ -1,12 +1,22 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "../support/scenario.ts";
+import {
+  compareWithExplain,
+  DEPLOY,
+  DEPLOYER_APP,
+  INVENTORY,
+  ORDERS_APP,
+  oauthError,
+  scenario,
+} from "../support/scenario.ts";
 import { captureLog } from "../support/audit-log.ts";
 
 // Deny by default: the decision stage driven through POST /token (the table of decide() itself is
 // in policy.test.ts).
 
 const log = captureLog();
+// Every exchange below is also explained, and both decisions must agree.
+compareWithExplain();
 
 describe("policy decisions", () => {
   it("denies a token with no roles at all as invalid_target (no_roles)", async () => {

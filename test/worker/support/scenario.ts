@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env as baseEnv } from "cloudflare:workers";
-import { inject } from "vitest";
+import { afterAll, expect, inject } from "vitest";
+import { auditEntry } from "./audit-log.ts";
 import worker from "../../../worker/index.ts";
 import type { Env } from "../../../worker/config.ts";
 
@@ -163,6 +164,44 @@ export function scenario() {
       env: Partial<Env> | Env = {},
       headers: Record<string, string> | [string, string][] = {},
     ): Promise<Response> {
+      const body = await s.form(form);
+      if (!agreement.on) return s.post("/token", body, env, headers);
+      // Agreement mode: the same form goes to /explain too, and both decisions must match.
+      const token = await recordingLog(() => s.post("/token", body, env));
+      const explained = await recordingLog(() => s.post("/explain", body, env));
+      await expectAgreement(token, explained);
+      return token.response;
+    },
+
+    /**
+     * POST /token with a raw body (any bytes, any content type, an optional query string); in
+     * agreement mode the identical request goes to /explain too, like exchange().
+     */
+    async postRaw(body: BodyInit, contentType: string, query = "", env: Partial<Env> = {}): Promise<Response> {
+      const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+      const send = (path: string) =>
+        s.fetch(
+          new Request(`https://broker.test${path}${query}`, {
+            method: "POST",
+            body: bytes,
+            headers: { "content-type": contentType },
+          }),
+          env,
+        );
+      if (!agreement.on) return send("/token");
+      const token = await recordingLog(() => send("/token"));
+      const explained = await recordingLog(() => send("/explain"));
+      await expectAgreement(token, explained);
+      return token.response;
+    },
+
+    /** POST /explain with the same form as exchange(). */
+    async explain(form: Record<string, string | string[] | undefined> = {}, env: Partial<Env> = {}) {
+      return s.post("/explain", await s.form(form), env);
+    },
+
+    /** The token-exchange form: defaults plus overrides, a fresh valid subject token unless given. */
+    async form(form: Record<string, string | string[] | undefined>): Promise<URLSearchParams> {
       const fields: Record<string, string | string[] | undefined> = {
         grant_type: TOKEN_EXCHANGE,
         subject_token_type: ACCESS_TOKEN_TYPE,
@@ -175,9 +214,18 @@ export function scenario() {
         if (value === undefined) continue;
         for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
       }
+      return body;
+    },
+
+    async post(
+      path: string,
+      body: URLSearchParams,
+      env: Partial<Env> = {},
+      headers: Record<string, string> | [string, string][] = {},
+    ): Promise<Response> {
       const requestHeaders = new Headers(headers);
       requestHeaders.set("content-type", "application/x-www-form-urlencoded");
-      return s.fetch(new Request("https://broker.test/token", { method: "POST", body, headers: requestHeaders }), env);
+      return s.fetch(new Request(`https://broker.test${path}`, { method: "POST", body, headers: requestHeaders }), env);
     },
 
     async fetch(request: Request, env: Partial<Env> | Env = {}): Promise<Response> {
@@ -191,6 +239,92 @@ export function scenario() {
 }
 
 export type Scenario = ReturnType<typeof scenario>;
+
+// ---- agreement mode: every exchange is also explained, and the two decisions are compared ----
+
+const agreement = { on: false, compared: 0 };
+
+/**
+ * Turns on agreement mode for the calling test file: from then on every `s.exchange()` also sends
+ * the identical form to POST /explain and fails the test unless both decide the same (outcome and
+ * audit reason; a refused request or token gets the identical response; a grant the same rule,
+ * scope and lifetime; explain mints nothing). Returns how many exchanges were compared so far.
+ */
+export function compareWithExplain(): () => number {
+  agreement.on = true;
+  afterAll(() => {
+    if (agreement.compared === 0) throw new Error("agreement mode is on but no exchange was compared");
+  });
+  return () => agreement.compared;
+}
+
+interface Recorded {
+  response: Response;
+  text: string;
+  events: Array<Record<string, unknown>>;
+}
+
+/** Runs one request while keeping a copy of the audit lines it writes (they still reach the log). */
+async function recordingLog(send: () => Promise<Response>): Promise<Recorded> {
+  const original = console.log;
+  const lines: string[] = [];
+  console.log = (...args: unknown[]) => {
+    lines.push(String(args[0]));
+    original.apply(console, args);
+  };
+  let response: Response;
+  try {
+    response = await send();
+  } finally {
+    console.log = original;
+  }
+  const text = await response.clone().text();
+  return { response, text, events: lines.flatMap((line) => (line.startsWith("{") ? [auditEntry(line)] : [])) };
+}
+
+async function expectAgreement(token: Recorded, explained: Recorded): Promise<void> {
+  const exchangeEvent = token.events.find((e) => e.event === "token_exchange");
+  const explainEvent = explained.events.find((e) => e.event === "explain");
+  if (!exchangeEvent) {
+    // No decision at all (a broker that refuses to start on a broken config): the same refusal.
+    expect(explainEvent).toBeUndefined();
+    expect({ status: explained.response.status, body: explained.text }).toEqual({
+      status: token.response.status,
+      body: token.text,
+    });
+    agreement.compared++;
+    return;
+  }
+  expect(explainEvent, "explain writes one audit event").toBeDefined();
+  expect(
+    explained.events.filter((e) => e.event === "token_exchange"),
+    "explain never exchanges",
+  ).toEqual([]);
+  expect({ outcome: explainEvent!.outcome, reason: explainEvent!.reason }, "explain's audited decision").toEqual({
+    outcome: exchangeEvent!.outcome,
+    reason: exchangeEvent!.reason,
+  });
+  const body = JSON.parse(explained.text) as Record<string, unknown>;
+  expect(body).not.toHaveProperty("access_token");
+  if (explained.response.status !== 200) {
+    // Refused before any decision (bad request, bad subject token): /token's answer, unchanged.
+    expect({ status: explained.response.status, body }).toEqual({
+      status: token.response.status,
+      body: JSON.parse(token.text),
+    });
+  } else if (token.response.status === 200) {
+    const issued = JSON.parse(token.text) as { scope: string; expires_in: number };
+    expect(body).toMatchObject({ decision: "granted", rule: exchangeEvent!.rule, scope: issued.scope });
+    // The subject token's remaining life can tick by a second between the two requests; a token
+    // /token handed back again (reused) has less left than a fresh one, which explain describes.
+    if (exchangeEvent!.token_reused === true)
+      expect(body.expiresIn as number).toBeGreaterThanOrEqual(issued.expires_in - 1);
+    else expect(Math.abs((body.expiresIn as number) - issued.expires_in)).toBeLessThanOrEqual(1);
+  } else {
+    expect(body).toMatchObject({ decision: "denied", reason: exchangeEvent!.reason });
+  }
+  agreement.compared++;
+}
 
 /** Asserts an OAuth error response and returns its body. */
 export async function oauthError(

@@ -1,0 +1,102 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  BROKER_API_APP_ID,
+  BROKER_APP_ID_URI,
+  IDENTITIES,
+  samplePolicy,
+  sampleRoutes,
+  TENANT_ID,
+} from "../../dev/sample.ts";
+
+// Runs `npm run policy` the way a user does (a child process on the repo's tools/policy.ts) on
+// wrangler configuration files written per test (wrangler.json: the same reader as wrangler.toml),
+// and parses its XML output with a real XML parser.
+
+export const REPO = resolve(import.meta.dirname, "../..");
+export const SAMPLE_ORIGINS = { inventory: "http://127.0.0.1:8801", deploy: "http://127.0.0.1:8802" };
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function policyTool(args: string[], env: Record<string, string> = {}): Run {
+  const { BROKER_SIGNING_KEYS: _, ...base } = process.env;
+  const run = spawnSync(process.execPath, [join(REPO, "tools/policy.ts"), ...args], {
+    cwd: REPO,
+    encoding: "utf8",
+    env: { ...base, ...env },
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "policy-tool-"));
+}
+
+/** The vars of the npm start sample (dev/sample.ts), as a wrangler.toml [vars] table. */
+export function sampleVars(): Record<string, unknown> {
+  return {
+    BROKER_ISSUER: "http://127.0.0.1:8787",
+    ENTRA_TENANT_IDS: TENANT_ID,
+    ENTRA_AUDIENCES: `${BROKER_APP_ID_URI},${BROKER_API_APP_ID}`,
+    POLICY: samplePolicy(SAMPLE_ORIGINS),
+    ROUTES: sampleRoutes(SAMPLE_ORIGINS),
+  };
+}
+
+export function writeConfig(dir: string, doc: Record<string, unknown>): string {
+  const file = join(dir, "wrangler.json");
+  writeFileSync(file, JSON.stringify({ name: "identity-broker", compatibility_date: "2026-11-01", ...doc }));
+  return file;
+}
+
+/** A tenant file naming the sample identities and assigning their roles on the broker's app. */
+export function sampleTenantFile(dir: string, drop: { roles?: string[] } = {}): string {
+  const identities = Object.values(IDENTITIES);
+  const assignments = identities
+    .map((identity) => ({
+      clientAppId: identity.appId,
+      roles: identity.roles.filter((role) => !drop.roles?.includes(role)),
+    }))
+    .filter((a) => a.roles.length > 0);
+  const file = join(dir, "tenants.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      tenants: [
+        {
+          tenantId: TENANT_ID,
+          apps: [
+            ...identities.map((identity) => ({ appId: identity.appId, displayName: identity.name })),
+            {
+              appId: BROKER_API_APP_ID,
+              displayName: "identity-broker",
+              identifierUris: [BROKER_APP_ID_URI],
+              appRoles: [...new Set(identities.flatMap((identity) => identity.roles))].map((value) => ({ value })),
+              appRoleAssignments: assignments,
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  return file;
+}
+
+/** Parses XML (SVG, or the XHTML-compatible HTML) with Python's expat-based parser; returns every
+ *  text node's content, or throws with the parser's message when the document is not well-formed. */
+export function xmlTexts(xml: string): { root: string; texts: string[] } {
+  const script = [
+    "import sys, json, xml.etree.ElementTree as ET",
+    "root = ET.fromstring(sys.stdin.buffer.read())",
+    "print(json.dumps({'root': root.tag, 'texts': [t for e in root.iter() for t in [e.text] if t]}))",
+  ].join("\n");
+  const run = spawnSync("/usr/bin/python3", ["-c", script], { input: xml, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`not well-formed XML: ${run.stderr.trim().split("\n").pop()}`);
+  return JSON.parse(run.stdout) as { root: string; texts: string[] };
+}
