@@ -67,6 +67,7 @@ describe("npm run bench (quick smoke run)", () => {
       "4. signer",
       "5. bundle",
       "6. origin kit",
+      "7. end to end",
     ])
       expect(table).toContain(section);
     for (const runtime of [r.originKit.node, r.originKit.workerd])
@@ -74,7 +75,14 @@ describe("npm run bench (quick smoke run)", () => {
         expect(timing.costUs).toBeGreaterThan(0);
         expect(timing.p99Us).toBeGreaterThanOrEqual(timing.p50Us);
       }
-    expect(targets(r)).toHaveLength(16);
-    expect(renderTargets(r).split("\n")).toHaveLength(16);
+    // End to end: every request of both clients answered 200 (a refusal stops the client), and the
+    // 100 concurrent signer callers all got their cached exchange.
+    for (const load of [r.endToEnd.staticKey, r.endToEnd.brokerToken]) {
+      expect(load.requests).toBeGreaterThan(0);
+      expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);
+    }
+    expect(r.endToEnd.concurrentExchange.calls).toBe(100 * 2);
+    expect(targets(r)).toHaveLength(19);
+    expect(renderTargets(r).split("\n")).toHaveLength(19);
   });
 });
