@@ -2,7 +2,7 @@
 // told. Never a token or key: the minted token appears only as its jti and a SHA-256.
 
 export interface AuditEvent {
-  readonly event: "token_exchange" | "forward" | "config_invalid";
+  readonly event: "token_exchange" | "forward" | "config_invalid" | "admin";
   readonly outcome: "granted" | "denied" | "error";
   readonly reason: string;
   readonly detail?: string;
@@ -22,6 +22,14 @@ export interface AuditEvent {
   readonly method?: string;
   readonly token_reused?: boolean;
   readonly origin_status?: number;
+  /** Revocations: the entry that refused a request (or that an admin call made or lifted). */
+  readonly revocation?: string;
+  readonly revocation_kind?: string;
+  readonly revoked_value?: string;
+  /** Admin API: what was asked. */
+  readonly action?: string;
+  /** Rate limits: the [[ratelimits]] binding (tier) that counted the request. */
+  readonly rate_limit?: string;
 }
 
 export function audit(event: AuditEvent, now: number): void {

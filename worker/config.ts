@@ -3,6 +3,7 @@ import { canonicalOrigin } from "./origin.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 import { err, ok, type Result } from "./result.ts";
 import { loadSigningKeys, type SigningKeys } from "./signing-keys.ts";
+import { bindingsNamed, isRateLimitBinding, type RateLimiters } from "./rate-limit.ts";
 
 // Configuration is read from the Worker's bindings once per isolate, validated as a whole, and
 // frozen. Nothing else in the broker reads `env`.
@@ -23,6 +24,12 @@ export interface Env {
   ROUTES?: unknown;
   FORWARD_TIMEOUT_MS?: unknown;
   BROKER_SIGNING_KEYS?: unknown;
+  /** App roles that may call the admin API (comma-separated); default Broker.Admin. */
+  ADMIN_ROLES?: unknown;
+  /** Workers KV namespace holding revocations; unbound = nothing can be revoked (local tools only). */
+  REVOCATIONS?: unknown;
+  /** [[ratelimits]] bindings, named by POLICY.rateLimits. */
+  readonly [binding: string]: unknown;
 }
 
 export interface EntraConfig {
@@ -50,7 +57,18 @@ export interface Config {
   readonly maxTokenTtlSeconds: number;
   /** Forward mode (the broker as a gateway in front of origins); undefined when ROUTES is not set. */
   readonly forward?: ForwardConfig;
+  /** Operating the broker: who may use the admin API, where revocations live, rate limit counters. */
+  readonly operations: OperationsConfig;
 }
+
+export interface OperationsConfig {
+  readonly adminRoles: ReadonlySet<string>;
+  readonly revocations?: KVNamespace;
+  readonly rateLimiters: RateLimiters;
+}
+
+/** The admin role when ADMIN_ROLES is not set. */
+export const DEFAULT_ADMIN_ROLE = "Broker.Admin";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PUBLIC_CLOUD = "https://login.microsoftonline.com";
@@ -120,6 +138,8 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
   const forward = loadForwardSettings(env.ROUTES, env.FORWARD_TIMEOUT_MS);
   if (!forward.ok) problems.push(...forward.error);
 
+  const operations = loadOperations(env, policy, problem);
+
   const keys = await loadSigningKeys(env.BROKER_SIGNING_KEYS);
   if (!keys.ok) problem("BROKER_SIGNING_KEYS", keys.error);
 
@@ -141,11 +161,40 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
       signingKeys: (keys as { value: SigningKeys }).value,
       maxTokenTtlSeconds,
       forward: forward.ok ? forward.value : undefined,
+      operations,
     }),
   );
 }
 
 type Problem = (setting: string, text: string) => void;
+
+function loadOperations(env: Env, policy: Policy | undefined, problem: Problem): OperationsConfig {
+  const adminRoles =
+    env.ADMIN_ROLES === undefined || env.ADMIN_ROLES === ""
+      ? [DEFAULT_ADMIN_ROLE]
+      : listSetting(env.ADMIN_ROLES, "ADMIN_ROLES", problem);
+  const kv = env.REVOCATIONS;
+  if (kv !== undefined && (typeof kv !== "object" || kv === null || typeof (kv as KVNamespace).get !== "function"))
+    problem(
+      "REVOCATIONS",
+      'must be a KV namespace binding ([[kv_namespaces]] binding = "REVOCATIONS" in wrangler.toml)',
+    );
+  const rateLimiters = new Map<string, RateLimit>();
+  for (const name of policy ? bindingsNamed(policy.rateLimits) : []) {
+    const binding = env[name];
+    if (isRateLimitBinding(binding)) rateLimiters.set(name, binding);
+    else
+      problem(
+        "POLICY",
+        `rateLimits names "${name}", which is not a rate limit binding: add [[ratelimits]] name = "${name}" to wrangler.toml`,
+      );
+  }
+  return Object.freeze({
+    adminRoles: new Set(adminRoles),
+    ...(kv !== undefined && { revocations: kv as KVNamespace }),
+    rateLimiters,
+  });
+}
 
 function originSetting(
   value: unknown,

@@ -6,10 +6,24 @@ import type { Result } from "./result.ts";
 import { forward } from "./forward/handler.ts";
 import { authorizationServerMetadata, jwksDocument } from "./http/metadata.ts";
 import { tokenExchange } from "./http/token.ts";
+import { publishedRevocations } from "./http/revocations.ts";
+import { adminRevocations } from "./admin/revocations.ts";
+import { createRevocationStore, type RevocationStore } from "./revocations/store.ts";
 
 // Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
 const jwks = createJwksCache();
 const configs = new WeakMap<object, Promise<Result<Config, string[]>>>();
+// …and the revocation list read from each KV binding, shared by every config that uses it, so
+// the list is read at most once per refresh whatever else changes.
+const revocationStores = new WeakMap<KVNamespace, RevocationStore>();
+
+function revocationsFor(config: Config): RevocationStore | undefined {
+  const kv = config.operations.revocations;
+  if (!kv) return undefined;
+  let store = revocationStores.get(kv);
+  if (!store) revocationStores.set(kv, (store = createRevocationStore(kv)));
+  return store;
+}
 
 function configFor(env: Env): Promise<Result<Config, string[]>> {
   let config = configs.get(env);
@@ -48,12 +62,39 @@ app.use(async (c, next) => {
   await next();
 });
 
-app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds()));
+app.post("/token", (c) =>
+  tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds(), revocationsFor(c.get("config"))),
+);
 app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));
+app.get("/revocations", (c) => publishedRevocations(c.get("config"), revocationsFor(c.get("config")), nowSeconds()));
+app.post("/admin/revocations", (c) =>
+  adminRevocations("revoke", c.req.raw, c.get("config"), jwks, revocationsFor(c.get("config")), nowSeconds()),
+);
+app.get("/admin/revocations", (c) =>
+  adminRevocations("list_revocations", c.req.raw, c.get("config"), jwks, revocationsFor(c.get("config")), nowSeconds()),
+);
+app.delete("/admin/revocations/:id", (c) =>
+  adminRevocations(
+    "unrevoke",
+    c.req.raw,
+    c.get("config"),
+    jwks,
+    revocationsFor(c.get("config")),
+    nowSeconds(),
+    c.req.param("id"),
+  ),
+);
+app.all("/admin/revocations", (c) =>
+  c.json({ error: "invalid_request", error_description: "use GET or POST" }, 405, { allow: "GET, POST" }),
+);
 // Forward mode, after the broker's own endpoints (which it never shadows): undefined = no route.
-app.all("*", async (c) => (await forward(c.req.raw, c.get("config"), jwks, nowSeconds())) ?? c.notFound());
+app.all(
+  "*",
+  async (c) =>
+    (await forward(c.req.raw, c.get("config"), jwks, nowSeconds(), revocationsFor(c.get("config")))) ?? c.notFound(),
+);
 
 app.notFound((c) => c.json({ error: "not_found" }, 404));
 app.onError((error, c) => {

@@ -2,6 +2,7 @@ import { canonicalOrigin } from "./origin.ts";
 import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
+import { parseRateLimitPolicy, type RateLimitPolicy } from "./rate-limit.ts";
 
 // Policy is data reviewed like code: rules say which callers (by client app id and/or app roles)
 // may get tokens for which exact origins, with which scopes and for how long. Deny by default.
@@ -28,6 +29,8 @@ export interface Policy {
   readonly rules: readonly Rule[];
   /** Rules indexed by granted origin, so a decision costs the same with 10 rules or 10,000. */
   readonly byOrigin: ReadonlyMap<string, readonly Rule[]>;
+  /** Which rate limit tier (a [[ratelimits]] binding) each client is in. */
+  readonly rateLimits: RateLimitPolicy;
 }
 
 /** What policy looks at: nothing else of the token reaches this stage. */
@@ -99,9 +102,15 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
-  const parsed = parseNamedList(raw, { field: "rules", kind: "rule", max: MAX_RULES }, parseRule);
+  const parsed = parseNamedList(
+    raw,
+    { field: "rules", kind: "rule", max: MAX_RULES, otherFields: ["rateLimits"] },
+    parseRule,
+  );
   if (!parsed.ok) return parsed;
   const rules = parsed.value;
+  const rateLimits = parseRateLimitPolicy(rateLimitsField(raw));
+  if (!rateLimits.ok) return rateLimits;
 
   const byOrigin = new Map<string, Rule[]>();
   for (const rule of rules) {
@@ -111,7 +120,13 @@ export function parsePolicy(raw: unknown): Result<Policy, string[]> {
       else byOrigin.set(origin, [rule]);
     }
   }
-  return ok(deepFreeze({ rules, byOrigin }));
+  return ok(deepFreeze({ rules, byOrigin, rateLimits: rateLimits.value }));
+}
+
+function rateLimitsField(raw: unknown): unknown {
+  // parseNamedList has already checked that the document parses and is an object.
+  const doc = typeof raw === "string" ? (JSON.parse(raw) as unknown) : raw;
+  return isObject(doc) ? doc.rateLimits : undefined;
 }
 
 function parseRule(value: unknown, report: Report): Rule | undefined {

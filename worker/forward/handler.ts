@@ -11,6 +11,9 @@ import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 import type { JwksCache } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { decide } from "../policy.ts";
+import { firstRevoked } from "../revocations/guard.ts";
+import type { RevocationStore } from "../revocations/store.ts";
+import { forwardGuardResponse, guardCaller, guardFields, type GuardRefusal } from "../safeguards.ts";
 
 // Forward mode: bearer ─► verify Entra token ─► policy (route scopes for the method) ─► mint (or
 // reuse) ─► send to origin ─► stream back. Returns undefined when no route matches, so the
@@ -31,6 +34,7 @@ export async function forward(
   config: Config,
   jwks: JwksCache,
   now: number,
+  revocations?: RevocationStore,
 ): Promise<Response | undefined> {
   if (!config.forward) return undefined;
   const url = new URL(request.url);
@@ -62,6 +66,25 @@ export async function forward(
   if (!verified.ok) return refuse({ stage: "verify", problem: verified.error });
   const caller = verified.value;
   const fields = callerFields(caller, now);
+  const guardRefusal = (refusal: GuardRefusal, extra: Record<string, unknown> = {}) => {
+    const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
+    audit(
+      { event: "forward", outcome, reason: refusal.reason, ...base, ...fields, ...extra, ...guardFields(refusal) },
+      now,
+    );
+    return forwardGuardResponse(refusal, config.issuer);
+  };
+  // Revocations and rate limits, on every request: a cached verification or minted token must not outlive a revocation.
+  const guarded = await guardCaller(
+    config.operations,
+    config.policy.rateLimits,
+    revocations,
+    caller,
+    route.origin,
+    now,
+  );
+  if (!guarded.ok) return guardRefusal(guarded.error);
+  const revoked = guarded.value.revocations;
 
   const scopes = scopesFor(route, method);
   if (!scopes)
@@ -69,17 +92,17 @@ export async function forward(
   const decision = decide(caller, { resource: route.origin, scopes }, config.policy);
   if (!decision.ok) return refuse({ stage: "policy", denial: decision.error, scopes }, fields);
   const grant = decision.value;
+  const ruleRevoked = firstRevoked(revoked, [["rule", grant.rule]], now);
+  if (ruleRevoked) return guardRefusal(ruleRevoked, { rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok) return refuse({ stage: "lifetime", problem: lifetime.error }, fields);
   const ttlSeconds = lifetime.value;
-  const { issued, reused } = await mintedTokensFor(config).get(hash, {
-    issuer: config.issuer,
-    caller,
-    grant,
-    ttlSeconds,
-    now,
-  });
+  const { issued, reused } = await mintedTokensFor(config).get(
+    hash,
+    { issuer: config.issuer, caller, grant, ttlSeconds, now },
+    (jti) => firstRevoked(revoked, [["token", jti]], now) !== undefined,
+  );
   const tokenFields = {
     ...fields,
     rule: grant.rule,
@@ -88,6 +111,7 @@ export async function forward(
     jti: issued.jti,
     exp: issued.expiresAt,
     token_reused: reused,
+    ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
     ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
   };
 

@@ -8,9 +8,18 @@ import type { JwksCache } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { mint } from "../mint.ts";
 import { decide } from "../policy.ts";
+import { firstRevoked } from "../revocations/guard.ts";
+import type { RevocationStore } from "../revocations/store.ts";
+import { guardCaller, guardFields, tokenGuardResponse, type GuardRefusal } from "../safeguards.ts";
 
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
-export async function tokenExchange(request: Request, config: Config, jwks: JwksCache, now: number): Promise<Response> {
+export async function tokenExchange(
+  request: Request,
+  config: Config,
+  jwks: JwksCache,
+  now: number,
+  revocations?: RevocationStore,
+): Promise<Response> {
   const parsed = await readExchangeRequest(request);
   if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
   const exchange = parsed.value;
@@ -22,10 +31,24 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
   if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
   const caller = verified.value;
 
+  // Revocations and rate limits, on every request: a cached verification must not outlive a revocation.
+  const guarded = await guardCaller(
+    config.operations,
+    config.policy.rateLimits,
+    revocations,
+    caller,
+    exchange.resource,
+    now,
+  );
+  if (!guarded.ok) return refuse(guarded.error, now, callerFields(caller, now, exchange.resource));
+
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
     return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
+  const ruleRevoked = firstRevoked(guarded.value.revocations, [["rule", grant.rule]], now);
+  if (ruleRevoked)
+    return refuse(ruleRevoked, now, { ...callerFields(caller, now, exchange.resource), rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
@@ -41,6 +64,7 @@ export async function tokenExchange(request: Request, config: Config, jwks: Jwks
       ...callerFields(caller, now, grant.resource),
       roles: grant.roles,
       rule: grant.rule,
+      ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
       scope: issued.scope,
       jti: issued.jti,
       exp: issued.expiresAt,
@@ -69,6 +93,12 @@ function deny(failure: ExchangeFailure, now: number, fields: Record<string, unkn
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });
+}
+
+function refuse(refusal: GuardRefusal, now: number, fields: Record<string, unknown>): Response {
+  const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
+  audit({ event: "token_exchange", outcome, reason: refusal.reason, ...fields, ...guardFields(refusal) }, now);
+  return tokenGuardResponse(refusal);
 }
 
 function callerFields(caller: Caller, now: number, resource: string) {
