@@ -36,6 +36,7 @@ export default defineConfig({
             "test/signer/**/*.test.ts",
             "test/e2e/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
+            "test/tools/**/*.test.ts",
             "bench/**/*.test.ts",
           ],
           testTimeout: 30_000,

@@ -15,6 +15,8 @@ export interface SigningKeys {
 
 const MAX_KEYS = 8; // current + next + a few retired is plenty; more is a config mistake
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+/** Rotation bookkeeping that `npm run keys` keeps in the secret (unix seconds); not for the public JWKS. */
+const BOOKKEEPING_MEMBERS = ["published_at", "signed_until"];
 
 export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys, string>> {
   if (typeof raw !== "string" || raw.trim() === "") {
@@ -88,7 +90,7 @@ export function importParams(alg: BrokerAlg): SubtleCryptoImportKeyAlgorithm {
 function publicPart(jwk: Record<string, unknown>, kid: string, alg: BrokerAlg): JsonWebKey {
   const copy: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(jwk)) {
-    if (!PRIVATE_MEMBERS.includes(k) && k !== "key_ops" && k !== "ext") copy[k] = v;
+    if (!PRIVATE_MEMBERS.includes(k) && !BOOKKEEPING_MEMBERS.includes(k) && k !== "key_ops" && k !== "ext") copy[k] = v;
   }
   return { ...copy, kid, alg, use: "sig" } as unknown as JsonWebKey;
 }
