@@ -25,6 +25,7 @@ const stack = await startStack({
       verbose ||
       line.includes('"event":"token_exchange"') ||
       line.includes('"event":"forward"') ||
+      line.includes('"event":"admin"') ||
       line.startsWith("[inventory]") ||
       line.startsWith("[deploy]")
     )
@@ -79,6 +80,12 @@ Try it (in another terminal, from this directory):
   # 7. Forward mode: send the request to the broker itself with the Entra token; it verifies it,
   #    mints the origin's token and forwards (the caller's token never reaches the origin)
   curl -s -H "Authorization: Bearer $(npx broker-signer token)" ${stack.broker.origin}/items
+
+  # 8. Stop the orders service everywhere (admin identity, role Broker.Admin), then lift it again
+  npx broker-signer admin revoke --client ${IDENTITIES.orders.appId} --reason "certificate leaked" --config ${rel(stack.signers.admin.configFile)}
+  npx broker-signer exchange --resource ${inventory.origin}        # refused: the client is revoked
+  npx broker-signer admin revocations --config ${rel(stack.signers.admin.configFile)}
+  npx broker-signer admin unrevoke <id> --config ${rel(stack.signers.admin.configFile)}
 
 Broker audit lines and origin decisions follow. Ctrl-C stops everything.
 `);
