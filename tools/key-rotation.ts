@@ -58,11 +58,9 @@ export function parseKeySet(text: string): KeySet {
     throw new RotationError({ reason: "key_set_invalid", detail: "is not JSON" });
   }
   const keys = (doc as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || keys.length === 0)
-    throw new RotationError({
-      reason: "key_set_invalid",
-      detail: 'must be a JWK set {"keys":[...]} with at least one key',
-    });
+  // An empty set is where a new deployment starts: its first `new` key signs at once (nobody verifies yet).
+  if (!Array.isArray(keys))
+    throw new RotationError({ reason: "key_set_invalid", detail: 'must be a JWK set {"keys":[...]}' });
   for (const [i, key] of keys.entries()) {
     if (typeof key !== "object" || key === null || typeof (key as KeyRecord).kid !== "string")
       throw new RotationError({ reason: "key_set_invalid", detail: `keys[${i}] has no "kid"` });
