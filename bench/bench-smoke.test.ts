@@ -9,7 +9,15 @@ describe("npm run bench (quick smoke run)", () => {
   it("runs every section and produces every figure, ratio and target", { timeout: 240_000 }, async () => {
     const r = await runBench({ quick: true });
 
-    for (const load of [r.load.trivial, r.load.repeated, r.load.fresh, r.forward.direct, r.forward.forwarded]) {
+    for (const load of [
+      r.load.trivial,
+      r.load.repeated,
+      r.load.fresh,
+      r.forward.direct,
+      r.forward.forwarded,
+      r.revocations.off,
+      r.revocations.on,
+    ]) {
       expect(load.requests).toBeGreaterThan(0);
       expect(load.errors).toBe(0); // every exchange answered 200: the tokens, policy and routes are right
       expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);

@@ -15,6 +15,7 @@ import {
 import { connectHeapReader } from "./memory.ts";
 import { policyOf } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
+import { revocationsLoad, type RevocationLoadResults } from "./revocations.ts";
 import { bundleSize, startDevWorker, type BundleSize, type DevWorker } from "./wrangler.ts";
 import { wrkVersion, type LoadSettings } from "./wrk.ts";
 
@@ -87,6 +88,7 @@ export interface BenchResult {
   };
   readonly load: TokenLoadResults & { readonly settings: LoadSettings };
   readonly forward: ForwardLoadResults;
+  readonly revocations: RevocationLoadResults;
   readonly cpu: Record<string, CaseTiming>;
   readonly memory: {
     readonly distinctTokens: number;
@@ -170,6 +172,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const forward = await forwardLoad(broker, fixture, origin.origin, plan.load);
     await broker.stop(); // the CPU figures below get the machine to themselves
 
+    log("1b. exchange throughput with revocations on vs off");
+    const revocations = await revocationsLoad(
+      fixture,
+      join(dir, "revocations"),
+      origin.origin,
+      plan.load,
+      options.quick,
+    );
+
     log("2-3. CPU per operation inside workerd, policy scaling");
     await setupBenchWorker(cpuWorker, tokens);
     const cpu = await timeCases(cpuWorker, plan.cpu, tokens.length);
@@ -198,6 +209,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       },
       load: { ...load, settings: plan.load },
       forward,
+      revocations,
       cpu,
       memory,
       signer,

@@ -24,6 +24,7 @@ export function targets(r: BenchResult): Target[] {
   return [
     t("repeated-token exchange throughput / trivial route", r.load.repeated.rps / r.load.trivial.rps, ">=", 0.8),
     t("fresh-token exchange throughput / trivial route", r.load.fresh.rps / r.load.trivial.rps, ">=", 0.5),
+    t("repeated-token exchange throughput, revocations on / off", r.revocations.ratio, ">=", 0.9),
     t("CPU per fresh-token exchange / crypto floor", cpu("exchange-fresh") / cpu("floor"), "<=", 1.5),
     t(
       "CPU per fresh-token exchange / hono/jwk verify + hono/jwt sign",
@@ -84,6 +85,15 @@ export function renderTable(r: BenchResult): string {
     f2(r.forward.forwarded.p50Ms),
     f2(r.forward.forwarded.p99Ms),
     `${f2(r.forward.forwarded.rps / r.forward.direct.rps)} (${f2(r.forward.forwarded.rps / trivial.rps)} of trivial)`,
+  );
+  const rv = r.revocations;
+  row("POST /token, revocations off (baseline)", int(rv.off.rps), f2(rv.off.p50Ms), f2(rv.off.p99Ms), "1.00");
+  row(
+    `POST /token, revocations on (${rv.entries} entries in KV)`,
+    int(rv.on.rps),
+    f2(rv.on.p50Ms),
+    f2(rv.on.p99Ms),
+    f2(rv.ratio),
   );
 
   const c = r.cpu;

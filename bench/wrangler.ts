@@ -27,6 +27,8 @@ export interface WorkerOptions {
   readonly port?: number;
   /** DevTools inspector on (heap measurements) or off (everything timed). */
   readonly inspector: boolean;
+  /** More of the wrangler config, e.g. kv_namespaces. */
+  readonly config?: Record<string, unknown>;
 }
 
 export interface DevWorker {
@@ -47,6 +49,7 @@ export async function startDevWorker(options: WorkerOptions): Promise<DevWorker>
     main: join(REPO, options.main),
     compatibility_date: "2026-11-01",
     vars: options.vars,
+    ...options.config,
   };
   const configFile = join(options.dir, "wrangler.json");
   writeFileSync(configFile, JSON.stringify(config, null, 2));
