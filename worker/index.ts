@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { audit } from "./audit.ts";
 import { loadConfig, type Config, type Env } from "./config.ts";
 import { createJwksCache } from "./jwks.ts";
@@ -7,7 +7,7 @@ import { forward } from "./forward/handler.ts";
 import { authorizationServerMetadata, jwksDocument } from "./http/metadata.ts";
 import { tokenExchange } from "./http/token.ts";
 import { publishedRevocations } from "./http/revocations.ts";
-import { adminRevocations } from "./admin/revocations.ts";
+import { adminRevocations, type AdminAction } from "./admin/revocations.ts";
 import { createRevocationStore, type RevocationStore } from "./revocations/store.ts";
 
 // Per isolate: Entra's keys, and the parsed config for the bindings object we were given.
@@ -45,7 +45,7 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-type App = { Bindings: Env; Variables: { config: Config } };
+type App = { Bindings: Env; Variables: { config: Config; revocations: RevocationStore | undefined } };
 const app = new Hono<App>();
 
 app.get("/healthz", (c) => c.text("ok"));
@@ -59,42 +59,30 @@ app.use(async (c, next) => {
     );
   }
   c.set("config", config.value);
+  c.set("revocations", revocationsFor(config.value));
   await next();
 });
 
-app.post("/token", (c) =>
-  tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds(), revocationsFor(c.get("config"))),
-);
+app.post("/token", (c) => tokenExchange(c.req.raw, c.get("config"), jwks, nowSeconds(), c.get("revocations")));
 app.all("/token", (c) => c.json({ error: "invalid_request", error_description: "use POST" }, 405, { allow: "POST" }));
 app.get("/.well-known/jwks.json", (c) => jwksDocument(c.get("config")));
 app.get("/.well-known/oauth-authorization-server", (c) => authorizationServerMetadata(c.get("config")));
-app.get("/revocations", (c) => publishedRevocations(c.get("config"), revocationsFor(c.get("config")), nowSeconds()));
-app.post("/admin/revocations", (c) =>
-  adminRevocations("revoke", c.req.raw, c.get("config"), jwks, revocationsFor(c.get("config")), nowSeconds()),
-);
-app.get("/admin/revocations", (c) =>
-  adminRevocations("list_revocations", c.req.raw, c.get("config"), jwks, revocationsFor(c.get("config")), nowSeconds()),
-);
-app.delete("/admin/revocations/:id", (c) =>
-  adminRevocations(
-    "unrevoke",
-    c.req.raw,
-    c.get("config"),
-    jwks,
-    revocationsFor(c.get("config")),
-    nowSeconds(),
-    c.req.param("id"),
-  ),
-);
+app.get("/revocations", (c) => publishedRevocations(c.get("config"), c.get("revocations"), nowSeconds()));
+app.post("/admin/revocations", (c) => admin(c, "revoke"));
+app.get("/admin/revocations", (c) => admin(c, "list_revocations"));
+app.delete("/admin/revocations/:id", (c) => admin(c, "unrevoke", c.req.param("id")));
 app.all("/admin/revocations", (c) =>
   c.json({ error: "invalid_request", error_description: "use GET or POST" }, 405, { allow: "GET, POST" }),
 );
 // Forward mode, after the broker's own endpoints (which it never shadows): undefined = no route.
 app.all(
   "*",
-  async (c) =>
-    (await forward(c.req.raw, c.get("config"), jwks, nowSeconds(), revocationsFor(c.get("config")))) ?? c.notFound(),
+  async (c) => (await forward(c.req.raw, c.get("config"), jwks, nowSeconds(), c.get("revocations"))) ?? c.notFound(),
 );
+
+function admin(c: Context<App>, action: AdminAction, id?: string): Promise<Response> {
+  return adminRevocations(action, c.req.raw, c.get("config"), jwks, c.get("revocations"), nowSeconds(), id);
+}
 
 app.notFound((c) => c.json({ error: "not_found" }, 404));
 app.onError((error, c) => {
