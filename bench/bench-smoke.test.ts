@@ -46,12 +46,13 @@ describe("npm run bench (quick smoke run)", () => {
     expect(r.signer.cachedGetToken.p50Ms).toBeGreaterThan(0);
     expect(r.signer.assertion.ratio).toBeGreaterThan(0);
     expect(r.bundle.gzipBytes).toBeGreaterThan(0);
+    expect(r.revocations.ratio).toBeGreaterThan(0);
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
     for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"])
       expect(table).toContain(section);
-    expect(targets(r)).toHaveLength(9);
-    expect(renderTargets(r).split("\n")).toHaveLength(9);
+    expect(targets(r)).toHaveLength(10);
+    expect(renderTargets(r).split("\n")).toHaveLength(10);
   });
 });
