@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../worker/index.ts";
 import type { Env } from "../../worker/config.ts";
-import { RATE_LIMIT_RETRY_AFTER_SECONDS } from "../../worker/rate-limit.ts";
+import { RATE_LIMIT_RETRY_AFTER_SECONDS, parseRateLimitPolicy } from "../../worker/rate-limit.ts";
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, scenario } from "./support/scenario.ts";
 
 // Per-client rate limits with Miniflare's real rate limiter: RATE_LIMIT_AGENT allows 3 requests a
@@ -157,5 +157,28 @@ describe("per-client rate limits", () => {
     await waitOnExecutionContext(ctx);
     expect(response.status).toBe(500);
     expect(errors.join("\n")).toContain('rateLimits names \\"RATE_LIMIT_MISSING\\"');
+  });
+});
+
+describe("POLICY.rateLimits", () => {
+  it("names every mistake: unknown fields, client ids that are not GUIDs, binding names that cannot be bindings", () => {
+    const parsed = parseRateLimitPolicy({
+      default: "not a binding",
+      clients: { "orders-service": "RATE_LIMIT_AGENT", "33333333-3333-4333-8333-333333333333": 5 },
+      perMinute: 10,
+    });
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.error).toEqual([
+      'rateLimits: unknown field "perMinute"',
+      "rateLimits.default: must be the name of a [[ratelimits]] binding",
+      'rateLimits.clients: "orders-service" is not a lower-case GUID client app id',
+      'rateLimits.clients."33333333-3333-4333-8333-333333333333": must be the name of a [[ratelimits]] binding',
+    ]);
+  });
+
+  it("is optional: without it nobody is limited", () => {
+    const parsed = parseRateLimitPolicy(undefined);
+    expect(parsed.ok && parsed.value.default).toBeUndefined();
+    expect(parsed.ok && parsed.value.clients.size).toBe(0);
   });
 });
