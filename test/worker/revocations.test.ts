@@ -180,6 +180,18 @@ describe("POST /admin/revocations", () => {
       expect(error.error).toBe("invalid_request");
       expect(error.description.startsWith(field)).toBe(true);
     }
+    const huge = await b.admin("POST", "/admin/revocations", {
+      body: { kind: "client", value: guid(), reason: "x".repeat(10_000) },
+    });
+    expect(huge.status).toBe(413);
+    const notJson = await b.fetch(
+      new Request("https://broker.test/admin/revocations", {
+        method: "POST",
+        headers: { authorization: `Bearer ${await b.adminToken()}`, "content-type": "text/plain" },
+        body: "kind=client",
+      }),
+    );
+    expect(await oauth(notJson)).toMatchObject({ status: 400, description: "content-type must be application/json" });
   });
 });
 

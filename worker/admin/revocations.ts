@@ -42,7 +42,8 @@ export async function adminRevocations(
       const parsed = body.ok ? parseRevocationRequest(body.value) : body;
       if (!parsed.ok) {
         audit({ event: "admin", outcome: "denied", action, reason: "revocation_invalid", ...who }, now);
-        return problem(400, "invalid_request", `${parsed.error.field} ${parsed.error.detail}`);
+        const status = parsed.error.field === "body" && parsed.error.detail.startsWith("is over") ? 413 : 400;
+        return problem(status, "invalid_request", `${parsed.error.field} ${parsed.error.detail}`);
       }
       const added = await store.add(parsed.value, revokedBy(caller), now);
       if (!added.ok) return storeFailure(added.error, action, who, now);
