@@ -137,7 +137,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       keys,
       vars: {
         ENTRA_AUTHORITY_HOST: emulator.httpsOrigin,
-        ENTRA_V1_ISSUER_HOST: emulator.httpsOrigin,
+        ENTRA_V1_ISSUER_HOST: emulator.v1IssuerHost,
         ENTRA_JWKS_ORIGIN: emulator.httpOrigin,
         ENTRA_TENANT_IDS: TENANT_ID,
         ENTRA_AUDIENCES: `${BROKER_APP_ID_URI},${BROKER_API_APP_ID}`,

@@ -9,8 +9,8 @@ import type { ReplayCache } from "./replay-cache.ts";
 export const ASSERTION_MAX_CHARS = 16 * 1024;
 /** Clock skew Entra tolerates on assertion nbf/exp (5 minutes). */
 export const ASSERTION_CLOCK_SKEW_SECONDS = 300;
-/** The algorithms Entra accepts for certificate assertions. */
-const CERT_ASSERTION_ALGS = ["PS256", "RS256"];
+/** The algorithms Entra accepts for certificate assertions (anything else: AADSTS5002738). */
+export const CERT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256"] as const;
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: EntraError };
 
@@ -44,16 +44,32 @@ export async function verifyCertificateAssertion(
   ctx: CertificateAssertionContext,
 ): Promise<Result<void>> {
   const { client, nowSec } = ctx;
+  const alg = String(a.header.alg);
+  if (!(CERT_ASSERTION_ALGS as readonly string[]).includes(alg))
+    return { ok: false, error: entraErrors.assertionAlgorithmUnsupported(alg, CERT_ASSERTION_ALGS) };
   const s256 = a.header["x5t#S256"];
   const s1 = a.header.x5t;
+  if (typeof s256 !== "string" && typeof s1 !== "string")
+    return { ok: false, error: entraErrors.assertionThumbprintMissing() };
+  for (const field of ["iss", "aud"] as const) {
+    if (a.payload[field] === undefined) return { ok: false, error: entraErrors.assertionFieldMissing(field) };
+  }
   const cert = client.certificates.find(
     (c) => (typeof s256 === "string" && c.x5tS256 === s256) || (typeof s1 === "string" && c.x5t === s1),
   );
-  if (!cert) return { ok: false, error: entraErrors.assertionKeyNotFound(thumbprintHex(s256 ?? s1), client.appId) };
-  if (!CERT_ASSERTION_ALGS.includes(String(a.header.alg)))
-    return { ok: false, error: entraErrors.assertionSignatureInvalid(client.appId) };
+  const thumbprint = thumbprintHex(s256 ?? s1);
+  if (!cert) return { ok: false, error: entraErrors.assertionKeyNotFound(thumbprint, client.appId) };
+  // Entra refuses a registered certificate outside its validity ("The key used is expired").
+  const nowMs = nowSec * 1000;
+  if (nowMs > cert.notAfter.getTime() || nowMs < cert.notBefore.getTime()) {
+    const which = nowMs > cert.notAfter.getTime() ? "expired" : "not_yet_valid";
+    return {
+      ok: false,
+      error: entraErrors.certificateOutOfValidity(which, thumbprint, cert.notBefore, cert.notAfter, client.appId),
+    };
+  }
   try {
-    await compactVerify(a.raw, cert.publicKey, { algorithms: CERT_ASSERTION_ALGS });
+    await compactVerify(a.raw, cert.publicKey, { algorithms: [...CERT_ASSERTION_ALGS] });
   } catch {
     return { ok: false, error: entraErrors.assertionSignatureInvalid(client.appId) };
   }

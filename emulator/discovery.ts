@@ -4,8 +4,12 @@ import type { SigningKey } from "./signing-keys.ts";
 export interface DiscoveryUrls {
   /** Origin the client reached us on (https or the loopback http listener): endpoints point there. */
   readonly origin: string;
+  /** The tenant segment of the paths: a tenant id, or "common" / "organizations". */
   readonly tenantId: string;
+  /** The tenant's issuer, or the `{tenantid}` template for the multi-tenant documents. */
   readonly issuer: string;
+  /** `tenant_region_scope`: the tenant's region ("NA", "EU", ...); null for /common and /organizations. */
+  readonly regionScope: string | null;
 }
 
 /** `/{tenant}/v2.0/.well-known/openid-configuration`. msal-node reads token_endpoint, issuer, jwks_uri, authorization_endpoint. */
@@ -13,7 +17,7 @@ export function openIdConfigurationV2(u: DiscoveryUrls): Record<string, unknown>
   const base = `${u.origin}/${u.tenantId}`;
   return {
     token_endpoint: `${base}/oauth2/v2.0/token`,
-    token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt"],
+    token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt", "client_secret_basic"],
     jwks_uri: `${base}/discovery/v2.0/keys`,
     response_modes_supported: ["query", "fragment", "form_post"],
     subject_types_supported: ["pairwise"],
@@ -50,7 +54,7 @@ export function openIdConfigurationV2(u: DiscoveryUrls): Record<string, unknown>
       "email",
     ],
     kerberos_endpoint: `${base}/kerberos`,
-    tenant_region_scope: null,
+    tenant_region_scope: u.regionScope,
     cloud_instance_name: "microsoftonline.com",
     cloud_graph_host_name: "graph.windows.net",
     msgraph_host: "graph.microsoft.com",
@@ -63,7 +67,7 @@ export function openIdConfigurationV1(u: DiscoveryUrls): Record<string, unknown>
   const base = `${u.origin}/${u.tenantId}`;
   return {
     token_endpoint: `${base}/oauth2/token`,
-    token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt"],
+    token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt", "client_secret_basic"],
     jwks_uri: `${base}/discovery/keys`,
     response_modes_supported: ["query", "fragment", "form_post"],
     subject_types_supported: ["pairwise"],
@@ -99,7 +103,7 @@ export function openIdConfigurationV1(u: DiscoveryUrls): Record<string, unknown>
     check_session_iframe: `${base}/oauth2/checksession`,
     userinfo_endpoint: `${base}/openid/userinfo`,
     kerberos_endpoint: `${base}/kerberos`,
-    tenant_region_scope: null,
+    tenant_region_scope: u.regionScope,
     cloud_instance_name: "microsoftonline.com",
     cloud_graph_host_name: "graph.windows.net",
     msgraph_host: "graph.microsoft.com",
@@ -107,10 +111,14 @@ export function openIdConfigurationV1(u: DiscoveryUrls): Record<string, unknown>
   };
 }
 
-/** The JWKS. v2 keys carry an `issuer` like Entra's (the v2 issuer pattern with `{tenantid}`). */
-export function jwks(
-  keys: readonly SigningKey[],
-  v2IssuerTemplate: string | undefined,
-): { keys: Record<string, unknown>[] } {
-  return { keys: keys.map((k) => ({ ...k.jwk, ...(v2IssuerTemplate ? { issuer: v2IssuerTemplate } : {}) })) };
+/** A published key and the `issuer` its JWK carries (v2 key sets only). */
+export interface PublishedKey {
+  readonly key: SigningKey;
+  /** The `{tenantid}` template for shared keys; a fixed issuer for a tenant's own keys. */
+  readonly issuer: string;
+}
+
+/** The JWKS. v2 keys carry an `issuer` like Entra's; v1 key sets carry none. */
+export function jwks(keys: readonly PublishedKey[], version: 1 | 2): { keys: Record<string, unknown>[] } {
+  return { keys: keys.map((k) => ({ ...k.key.jwk, ...(version === 2 ? { issuer: k.issuer } : {}) })) };
 }

@@ -1,21 +1,33 @@
 // startEmulator: wires the tenant file, the CA, the signing keys and the listeners together.
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { loadOrCreateCa } from "./ca.ts";
-import { createKeyRing } from "./signing-keys.ts";
+import { createKeyRing, type KeyRing, type KeyState, type Rotation, type RotationMode } from "./signing-keys.ts";
+import { createFaultSet, type Fault, type FaultSpec } from "./faults.ts";
+import { createControlApi } from "./control-api.ts";
+import type { PublishedKey } from "./discovery.ts";
 import { createReplayCache, type ReplayCache } from "./replay-cache.ts";
 import { createHandler, type RouteContext } from "./server.ts";
 import { grantAppOnlyToken, type TokenEndpointDeps } from "./token-endpoint.ts";
-import { DEFAULT_TOKEN_LIFETIME_SECONDS, type Issuers, type TokenResponse } from "./token-issue.ts";
+import {
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  RANDOM_LIFETIME_SECONDS,
+  type Issuers,
+  type TokenResponse,
+} from "./token-issue.ts";
 import { parseTenantFile, type Directory, type Tenant, type TenantFile } from "./tenant-file.ts";
 import type { CredentialKind } from "./client-auth.ts";
 
 /** The plain HTTP listener only ever binds here: tokens and keys never travel unencrypted off the host. */
 const HTTP_LOOPBACK_HOST = "127.0.0.1";
+/** Entra's v1.0 issuer host: a string in `iss`, never a place keys or documents are fetched from. */
+export const DEFAULT_STS_HOST = "https://sts.windows.net";
+/** Where a running emulator tells the CLI its origins (in the state dir). */
+export const RUNTIME_FILE = "emulator.json";
 
 export interface EmulatorOptions {
   /** The tenant file, parsed or as a path to its JSON. */
@@ -30,8 +42,13 @@ export interface EmulatorOptions {
   stateDir?: string;
   /** Clock in ms (tests freeze it). */
   now?: () => number;
+  /** Fixed token lifetime (default 3599); ignored when randomTokenLifetime is on. */
   tokenLifetimeSeconds?: number;
-  /** Origin used in v1 issuers: `{stsHost}/{tid}/` (default: httpsOrigin). Real Entra: https://sts.windows.net. */
+  /** Entra's random 60-90 minute lifetimes instead of a fixed one. */
+  randomTokenLifetime?: boolean;
+  /** Send `refresh_in` (half the lifetime) in token responses. */
+  refreshIn?: boolean;
+  /** Origin used in v1 issuers: `{stsHost}/{tid}/` (default https://sts.windows.net, like Entra: never fetched). */
   stsHost?: string;
 }
 
@@ -56,13 +73,25 @@ export interface Emulator {
   tokenEndpoint(tenantId: string): string;
   /** The `iss` of tokens for that tenant: v2 `${httpsOrigin}/{tid}/v2.0`, v1 `${stsHost}/{tid}/`. */
   issuer(tenantId: string, version: 1 | 2): string;
+  /** The host of v1 issuers (https://sts.windows.net unless stsHost says otherwise). */
+  readonly v1IssuerHost: string;
+  /** Where the CA and the runtime file (emulator.json, read by the CLI) live. */
+  readonly stateDir: string;
   /**
-   * Retires the signing key (gone from the JWKS at once) and publishes a new one. By default the
-   * next already-published key signs from now on; `{ activate: "added" }` signs with the new key.
+   * Rolls the signing keys of a tenant's key scope (the shared keys unless the tenant has its own).
+   * "planned" (default): a key published since the previous rotation signs, the old one stays
+   * published (retired). "emergency": the old key leaves the JWKS at once, a never-published key signs.
    */
-  rotateSigningKeys(opts?: { activate?: "next" | "added" }): { added: string; retired: string | undefined };
+  rotateSigningKeys(opts?: { tenant?: string; mode?: RotationMode }): Rotation;
+  /** Unpublishes the retired keys (the end of Entra's overlap period); returns their kids. */
+  dropRetiredSigningKeys(tenant?: string): string[];
+  signingKeys(tenant?: string): KeyState;
   /** The kid that signs new tokens. */
-  activeKid(): string;
+  activeKid(tenant?: string): string;
+  /** Switches a fault on (throws on an invalid spec); see faults.ts. */
+  addFault(spec: FaultSpec): Fault;
+  faults(): readonly Fault[];
+  clearFaults(): void;
   /** A token as the token endpoint would issue it, without client authentication (test helper). */
   issueToken(opts: IssueTokenOptions): Promise<TokenResponse>;
   /** Requests received (both listeners) whose path starts with `pathPrefix` (all when absent). */
@@ -79,7 +108,13 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), "entra-emulator-")));
   const ca = await loadOrCreateCa(stateDir);
   const tls = await ca.issueServerCertificate({ dns: ["localhost"], ips: ["127.0.0.1", "::1"] });
-  const keys = await createKeyRing();
+  const randomLifetime = opts.randomTokenLifetime === true;
+  const shared = await createKeyRing("shared");
+  const own = new Map<Tenant, KeyRing>();
+  for (const t of directory.tenants) if (t.ownSigningKeys) own.set(t, await createKeyRing(t.tenantId));
+  const ringOf = (t: Tenant | undefined) => (t && own.get(t)) ?? shared;
+  const faults = createFaultSet();
+  const stsHost = opts.stsHost ?? DEFAULT_STS_HOST;
 
   const paths: string[] = [];
   // Filled in once the listeners have ports; handlers only run after that.
@@ -87,13 +122,18 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   let httpOrigin: string | undefined;
   const issuers: Issuers = {
     v2: (tid) => `${httpsOrigin}/${tid}/v2.0`,
-    v1: (tid) => `${opts.stsHost ?? httpsOrigin}/${tid}/`,
+    v1: (tid) => `${stsHost}/${tid}/`,
   };
   const replayCaches = new Map<Tenant, ReplayCache>();
   const tokenDeps: TokenEndpointDeps = {
-    keys,
+    keys: ringOf,
     issuers,
-    lifetimeSeconds,
+    lifetimeSeconds: () =>
+      randomLifetime
+        ? RANDOM_LIFETIME_SECONDS.min +
+          Math.floor(Math.random() * (RANDOM_LIFETIME_SECONDS.max - RANDOM_LIFETIME_SECONDS.min))
+        : lifetimeSeconds,
+    refreshIn: opts.refreshIn === true,
     replayCache: (t) => {
       if (!t.rejectReplayedAssertions) return undefined;
       let c = replayCaches.get(t);
@@ -102,7 +142,45 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     },
     assertionAudiences: (t) => assertionAudiences(directory, t, [httpsOrigin, ...(httpOrigin ? [httpOrigin] : [])]),
   };
-  const ctx: RouteContext = { directory, keys, issuers, token: tokenDeps, now, record: (p) => void paths.push(p) };
+  // A tenant's JWKS: its key scope's keys, with the {tenantid} template on shared keys and a fixed
+  // issuer on a tenant's own. /common and /organizations: the shared keys plus every tenant's own.
+  const publishedKeys = (t: Tenant | undefined, hideNewest: boolean): PublishedKey[] => {
+    const scopes: [KeyRing, string][] = t
+      ? [[ringOf(t), own.has(t) ? issuers.v2(t.tenantId) : issuers.v2("{tenantid}")]]
+      : [
+          [shared, issuers.v2("{tenantid}")],
+          ...[...own].map(([ot, r]): [KeyRing, string] => [r, issuers.v2(ot.tenantId)]),
+        ];
+    return scopes.flatMap(([ring, issuer]) =>
+      ring
+        .published()
+        .filter((k) => !(hideNewest && k === ring.newest() && k !== ring.active()))
+        .map((key) => ({ key, issuer })),
+    );
+  };
+  const tenantByName = (name: string | undefined): Tenant | undefined => {
+    if (name === undefined) return undefined;
+    const t = directory.byName.get(name.toLowerCase());
+    if (!t) throw new Error(`unknown tenant '${name}'`);
+    return t;
+  };
+  const control = createControlApi({
+    faults,
+    tenantId: (name) => directory.byName.get(name.toLowerCase())?.tenantId,
+    rotate: (tenant, mode) => ringOf(tenantByName(tenant)).rotate(mode),
+    dropRetired: (tenant) => ringOf(tenantByName(tenant)).dropRetired(),
+    keyState: (tenant) => ringOf(tenantByName(tenant)).state(),
+  });
+  const ctx: RouteContext = {
+    directory,
+    publishedKeys,
+    issuers,
+    token: tokenDeps,
+    faults,
+    now,
+    record: (p) => void paths.push(p),
+    control,
+  };
 
   const host = opts.host ?? "127.0.0.1";
   const httpsServer = createHttpsServer({ cert: tls.certPem, key: tls.keyPem });
@@ -116,6 +194,11 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     httpOrigin = `http://${HTTP_LOOPBACK_HOST}:${port}`;
     httpServer.on("request", createHandler(ctx, httpOrigin));
   }
+  const runtimeFile = join(stateDir, RUNTIME_FILE);
+  await writeFile(
+    runtimeFile,
+    `${JSON.stringify({ httpsOrigin, ...(httpOrigin ? { httpOrigin } : {}), caCertPath: ca.certPath, pid: process.pid }, null, 2)}\n`,
+  );
 
   const canonicalTenant = (name: string) => directory.byName.get(name.toLowerCase())?.tenantId ?? name;
   return {
@@ -126,8 +209,20 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     authority: (tenantId) => `${httpsOrigin}/${tenantId}`,
     tokenEndpoint: (tenantId) => `${httpsOrigin}/${tenantId}/oauth2/v2.0/token`,
     issuer: (tenantId, version) => (version === 2 ? issuers.v2 : issuers.v1)(canonicalTenant(tenantId)),
-    rotateSigningKeys: (o) => keys.rotate(o?.activate),
-    activeKid: () => keys.active().kid,
+    v1IssuerHost: stsHost,
+    stateDir,
+    rotateSigningKeys: (o) => ringOf(tenantByName(o?.tenant)).rotate(o?.mode),
+    dropRetiredSigningKeys: (tenant) => ringOf(tenantByName(tenant)).dropRetired(),
+    signingKeys: (tenant) => ringOf(tenantByName(tenant)).state(),
+    activeKid: (tenant) => ringOf(tenantByName(tenant)).active().kid,
+    addFault(spec) {
+      const tenant = spec.tenant === undefined ? undefined : tenantByName(spec.tenant)!.tenantId;
+      const r = faults.add({ ...spec, ...(tenant ? { tenant } : {}) });
+      if (!r.ok) throw new Error(`addFault: ${r.reason}`);
+      return r.value;
+    },
+    faults: () => faults.list(),
+    clearFaults: () => faults.clear(),
     async issueToken(o) {
       const tenant = directory.byName.get(o.tenantId.toLowerCase());
       if (!tenant) throw new Error(`issueToken: unknown tenant '${o.tenantId}'`);
@@ -145,7 +240,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     requestCount: (prefix) => (prefix === undefined ? paths.length : paths.filter((p) => p.startsWith(prefix)).length),
     async close() {
       await Promise.all([httpsServer, ...(httpServer ? [httpServer] : [])].map(closeServer));
-      await keys.settled();
+      await rm(runtimeFile, { force: true });
+      await Promise.all([shared, ...own.values()].map((r) => r.settled()));
     },
   };
 }

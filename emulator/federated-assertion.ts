@@ -17,13 +17,19 @@ export async function verifyFederatedAssertion(
   nowSec: number,
 ): Promise<Result<void>> {
   const { iss, sub } = a.payload;
+  if (typeof iss !== "string" || iss === "") return { ok: false, error: entraErrors.assertionFieldMissing("iss") };
   const auds = (Array.isArray(a.payload.aud) ? a.payload.aud : [a.payload.aud]).filter(
     (x): x is string => typeof x === "string",
   );
-  const fc = client.federatedCredentials.find(
-    (c) => c.issuer === iss && c.subject === sub && auds.some((x) => c.audiences.includes(x)),
-  );
-  if (!fc) return { ok: false, error: entraErrors.federatedNoMatch(String(iss), String(sub), auds.join(",")) };
+  if (auds.length === 0) return { ok: false, error: entraErrors.assertionFieldMissing("aud") };
+  if (typeof sub !== "string" || sub === "") return { ok: false, error: entraErrors.assertionFieldMissing("sub") };
+  // Narrowed field by field, so the error names the one that matched no credential.
+  const byIssuer = client.federatedCredentials.filter((c) => c.issuer === iss);
+  if (byIssuer.length === 0) return { ok: false, error: entraErrors.federatedIssuerNoMatch(iss) };
+  const byAudience = byIssuer.filter((c) => auds.some((x) => c.audiences.includes(x)));
+  if (byAudience.length === 0) return { ok: false, error: entraErrors.federatedAudienceNoMatch(auds.join(",")) };
+  const fc = byAudience.find((c) => c.subject === sub);
+  if (!fc) return { ok: false, error: entraErrors.federatedSubjectNoMatch(sub) };
   try {
     await compactVerify(a.raw, fc.keys, { algorithms: FEDERATED_ALGS });
   } catch {

@@ -7,8 +7,10 @@ import type { App, Tenant } from "./tenant-file.ts";
 
 /** Entra backdates iat/nbf by 5 minutes so that resource servers with slow clocks accept the token. */
 export const BACKDATE_SECONDS = 300;
-/** Default token lifetime: Entra's app-only tokens live 60-90 minutes; msal sees expires_in 3599. */
+/** Default token lifetime: a fixed 3599 s, so tests can predict it (option: Entra's random 60-90 minutes). */
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3599;
+/** Entra gives access tokens a random lifetime between 60 and 90 minutes (75 on average). */
+export const RANDOM_LIFETIME_SECONDS = { min: 3600, max: 5400 } as const;
 
 export interface Issuers {
   /** v2.0: `{origin}/{tid}/v2.0`. */
@@ -33,6 +35,19 @@ export interface TokenResponse {
   token_type: "Bearer";
   expires_in: number;
   ext_expires_in: number;
+  /** When the client should refresh (seconds from now); sent only when the emulator option is on. */
+  refresh_in?: number;
+  access_token: string;
+}
+
+/** The v1 endpoint's answer: numbers as strings, absolute times, and the resource. */
+export interface V1TokenResponse {
+  token_type: "Bearer";
+  expires_in: string;
+  ext_expires_in: string;
+  expires_on: string;
+  not_before: string;
+  resource: string;
   access_token: string;
 }
 
@@ -80,16 +95,34 @@ export function buildClaims(i: IssueInput): Record<string, unknown> {
   };
 }
 
-export async function issueAccessToken(i: IssueInput, key: SigningKey): Promise<TokenResponse> {
+export async function issueAccessToken(i: IssueInput, key: SigningKey, refreshIn: boolean): Promise<TokenResponse> {
   const claims = buildClaims(i);
-  const accessToken = await new SignJWT(claims)
-    .setProtectedHeader({ typ: "JWT", alg: "RS256", x5t: key.kid, kid: key.kid })
-    .sign(key.privateKey);
+  // v2.0 tokens carry typ, alg, kid only; v1.0 tokens also carry x5t (equal to kid).
+  const header =
+    i.resource.accessTokenVersion === 2
+      ? { typ: "JWT", alg: "RS256", kid: key.kid }
+      : { typ: "JWT", alg: "RS256", x5t: key.kid, kid: key.kid };
+  const accessToken = await new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
   return {
     token_type: "Bearer",
     expires_in: i.lifetimeSeconds,
     ext_expires_in: i.lifetimeSeconds,
+    // Entra suggests refreshing at half the lifetime; msal-node turns it into refreshOn.
+    ...(refreshIn ? { refresh_in: Math.floor(i.lifetimeSeconds / 2) } : {}),
     access_token: accessToken,
+  };
+}
+
+/** The same token in the v1 endpoint's response shape. */
+export function v1Response(t: TokenResponse, resource: string, nowSec: number): V1TokenResponse {
+  return {
+    token_type: "Bearer",
+    expires_in: String(t.expires_in),
+    ext_expires_in: String(t.ext_expires_in),
+    expires_on: String(nowSec + t.expires_in),
+    not_before: String(nowSec - BACKDATE_SECONDS),
+    resource,
+    access_token: t.access_token,
   };
 }
 

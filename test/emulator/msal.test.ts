@@ -46,7 +46,8 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
     const result = await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
     expect(result?.tokenType).toBe("Bearer");
     const header = decodeProtectedHeader(result!.accessToken);
-    expect(header).toEqual({ typ: "JWT", alg: "RS256", x5t: em.activeKid(), kid: em.activeKid() });
+    // v2.0 tokens carry typ, alg and kid only (no x5t, unlike v1.0).
+    expect(header).toEqual({ typ: "JWT", alg: "RS256", kid: em.activeKid() });
     const claims = await verify(result!.accessToken, BROKER_V2, 2);
     expect(claims).toMatchObject({
       aud: BROKER_V2,
@@ -78,17 +79,23 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
     expect(claims.azpacr).toBe("2");
   });
 
-  it("gets a v1.0 token when the resource app asks for v1: appid/appidacr, aud = app ID URI, sts-style issuer", async () => {
+  it("gets a v1.0 token when the resource app asks for v1: appid/appidacr, aud = app ID URI, sts.windows.net issuer, x5t header", async () => {
     const app = msalClient(em, {
       clientId: CLIENT,
       clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
     });
     const result = await app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] });
+    expect(decodeProtectedHeader(result!.accessToken)).toEqual({
+      typ: "JWT",
+      alg: "RS256",
+      x5t: em.activeKid(),
+      kid: em.activeKid(),
+    });
     const claims = await verify(result!.accessToken, "api://legacy", 1);
     expect(claims).toMatchObject({
       aud: "api://legacy",
-      iss: `${em.httpsOrigin}/${TENANT}/`,
-      idp: `${em.httpsOrigin}/${TENANT}/`,
+      iss: `https://sts.windows.net/${TENANT}/`,
+      idp: `https://sts.windows.net/${TENANT}/`,
       appid: CLIENT,
       appidacr: "2",
       idtyp: "app",
@@ -127,12 +134,15 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
     expect(calls).toBeGreaterThanOrEqual(2);
   });
 
-  it("omits roles when the client holds none, and idtyp when the resource turned the optional claim off", async () => {
+  it("omits roles when the client holds none, and idtyp when the resource has not enabled the optional claim (the default)", async () => {
     const app = msalClient(em, { clientId: CLIENT, clientSecret: SECRET });
     const result = await app.acquireTokenByClientCredential({ scopes: ["api://plain/.default"] });
     const claims = await verify(result!.accessToken, NO_IDTYP, 2);
     expect(claims).not.toHaveProperty("roles");
     expect(claims).not.toHaveProperty("idtyp");
+    // What a verifier falls back on without idtyp (Microsoft's guidance): no scp, and oid = sub.
+    expect(claims).not.toHaveProperty("scp");
+    expect(claims.oid).toBe(claims.sub);
   });
 
   it("accepts the tenant by domain name and still issues with the tenant id", async () => {
@@ -153,31 +163,31 @@ describe("msal-node ConfidentialClientApplication against the emulator", () => {
 });
 
 describe("msal's clientCertificate reuses one assertion for 10 minutes", () => {
-  it("so a second resource within that window is refused as a replay (AADSTS50013) by default", async () => {
-    const app = msalClient(em, {
+  const certApp = (target: Emulator) =>
+    msalClient(target, {
       clientId: CLIENT,
       clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
     });
+
+  it("so a second resource within that window reuses it, and Entra (like the emulator by default) accepts it", async () => {
+    const app = certApp(em);
     await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
-    await expect(app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] })).rejects.toMatchObject({
-      errorNo: 50013,
-    });
+    const second = await app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] });
+    expect(second?.accessToken).toBeTruthy();
   });
 
-  it("and is accepted when the tenant sets rejectReplayedAssertions: false", async () => {
+  it("and is refused as a replay (AADSTS50013) when the tenant sets rejectReplayedAssertions: true", async () => {
     const tenants = structuredClone(f.tenants);
-    tenants.tenants[0]!.rejectReplayedAssertions = false;
-    const lenient = await startEmulator({ tenants });
+    tenants.tenants[0]!.rejectReplayedAssertions = true;
+    const strict = await startEmulator({ tenants });
     try {
-      const app = msalClient(lenient, {
-        clientId: CLIENT,
-        clientCertificate: { privateKey: f.cert.keyPem, thumbprintSha256: f.cert.thumbprintSha256Hex },
-      });
+      const app = certApp(strict);
       await app.acquireTokenByClientCredential({ scopes: ["api://broker/.default"] });
-      const second = await app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] });
-      expect(second?.accessToken).toBeTruthy();
+      await expect(app.acquireTokenByClientCredential({ scopes: ["api://legacy/.default"] })).rejects.toMatchObject({
+        errorNo: 50013,
+      });
     } finally {
-      await lenient.close();
+      await strict.close();
     }
   });
 });

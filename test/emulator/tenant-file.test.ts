@@ -13,14 +13,18 @@ function issues(input: unknown): string[] {
 }
 
 describe("parseTenantFile", () => {
-  it("accepts a minimal tenant and defaults: v1 tokens, idtyp on, replay check on, derived SP object id", () => {
+  it("accepts a minimal tenant and defaults like Entra: v1 tokens, idtyp off, assertion reuse allowed, shared keys, derived SP object id", () => {
     const r = parseTenantFile({ tenants: [{ tenantId: T, apps: [{ appId: A, displayName: "a" }] }] });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const app = r.directory.byName.get(T)!.apps.get(A)!;
-    expect(app).toMatchObject({ accessTokenVersion: 1, idtypClaim: true, appRoleAssignmentRequired: false });
+    expect(app).toMatchObject({ accessTokenVersion: 1, idtypClaim: false, appRoleAssignmentRequired: false });
     expect(app.servicePrincipalObjectId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(r.directory.byName.get(T)!.rejectReplayedAssertions).toBe(true);
+    expect(r.directory.byName.get(T)).toMatchObject({
+      rejectReplayedAssertions: false,
+      ownSigningKeys: false,
+      tenantRegionScope: "NA",
+    });
   });
 
   it.each([

@@ -36,6 +36,8 @@ export default async function setup(project: TestProject) {
             requestedAccessTokenVersion: 2,
             appRoles: roles,
             appRoleAssignments: assignments,
+            // idtyp is an opt-in optional claim in Entra: these APIs enable it.
+            optionalClaims: { idtyp: true },
           },
           {
             appId: f.apiV1.appId,
@@ -44,6 +46,7 @@ export default async function setup(project: TestProject) {
             requestedAccessTokenVersion: 1,
             appRoles: roles,
             appRoleAssignments: assignments,
+            optionalClaims: { idtyp: true },
           },
         ],
       },
@@ -56,9 +59,57 @@ export default async function setup(project: TestProject) {
       ...f,
       httpsOrigin: emulator.httpsOrigin,
       httpOrigin: emulator.httpOrigin,
+      v1IssuerHost: emulator.v1IssuerHost,
       certKeyJwk: createPrivateKey(cert.keyPem).export({ format: "jwk" }),
       certX5tS256: cert.thumbprintSha256Base64url,
     }),
   );
-  return () => emulator.close();
+  const faults = await startFaultEmulator();
+  project.provide("faultEmulator", JSON.stringify(faults.info));
+  return () => Promise.all([emulator.close(), faults.emulator.close()]);
+}
+
+/**
+ * A second emulator for tests that switch faults on and roll keys (test/worker/emulator-faults.test.ts),
+ * so nothing they do reaches the tests above. One tenant per test (each with keys of its own, so
+ * each has its own key set URL and broker cache entry); tokens live 3 hours so that tests can move
+ * the broker's clock past the key set's freshness without the token expiring.
+ */
+export const FAULT_TENANTS = [
+  "fa000001-0000-4000-8000-000000000001",
+  "fa000002-0000-4000-8000-000000000002",
+  "fa000003-0000-4000-8000-000000000003",
+] as const;
+
+async function startFaultEmulator() {
+  const f = EMULATOR_FIXTURE;
+  const tenants: TenantFile = {
+    tenants: FAULT_TENANTS.map((tenantId) => ({
+      tenantId,
+      signingKeys: "tenant" as const,
+      apps: [
+        { appId: f.secretClient, displayName: "secret-client", secrets: [f.secret] },
+        {
+          appId: f.apiV2.appId,
+          displayName: "broker-v2",
+          identifierUris: [f.apiV2.uri],
+          requestedAccessTokenVersion: 2 as const,
+          appRoles: [{ value: "Inventory.Read" }],
+          appRoleAssignments: [{ clientAppId: f.secretClient, roles: ["Inventory.Read"] }],
+          optionalClaims: { idtyp: true },
+        },
+      ],
+    })),
+  };
+  const emulator = await startEmulator({ tenants, httpsPort: 0, httpPort: 0, tokenLifetimeSeconds: 3 * 3600 });
+  const info = {
+    tenants: FAULT_TENANTS,
+    apiV2: f.apiV2,
+    secretClient: f.secretClient,
+    secret: f.secret,
+    httpsOrigin: emulator.httpsOrigin,
+    httpOrigin: emulator.httpOrigin,
+    v1IssuerHost: emulator.v1IssuerHost,
+  };
+  return { emulator, info };
 }

@@ -21,6 +21,7 @@ const emu = JSON.parse(inject("emulator")) as {
   secret: string;
   httpsOrigin: string;
   httpOrigin: string;
+  v1IssuerHost: string;
   certKeyJwk: JsonWebKey;
   certX5tS256: string;
 };
@@ -32,7 +33,7 @@ function brokerEnv(overrides: Partial<Env> = {}): Env {
   return {
     ...(baseEnv as unknown as Env),
     ENTRA_AUTHORITY_HOST: emu.httpsOrigin,
-    ENTRA_V1_ISSUER_HOST: emu.httpsOrigin,
+    ENTRA_V1_ISSUER_HOST: emu.v1IssuerHost,
     ENTRA_JWKS_ORIGIN: emu.httpOrigin,
     ENTRA_TENANT_IDS: emu.tenantId,
     // v2.0 tokens name the API by client id, v1.0 tokens by app id URI.

@@ -89,6 +89,8 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
       {
         tenantId: TENANT,
         domains: ["signer.example"],
+        // Entra accepts a reused assertion; refusing it here shows the signer never reuses one.
+        rejectReplayedAssertions: true,
         apps: [
           {
             appId: CLIENT,
@@ -108,6 +110,8 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
             identifierUris: ["api://broker"],
             requestedAccessTokenVersion: 2,
             appRoles: [{ value: "Tokens.Exchange" }],
+            // idtyp is an opt-in optional claim in Entra; the broker's API registration turns it on.
+            optionalClaims: { idtyp: true },
             appRoleAssignments: [{ clientAppId: CLIENT, roles: ["Tokens.Exchange"] }],
           },
           {
@@ -127,7 +131,7 @@ export function tenantFile(o: { certificates?: string[]; federated?: JWK } = {})
 export async function startEntra(
   tenants: TenantFile,
   stateDir: string,
-  o: { tokenLifetimeSeconds?: number } = {},
+  o: { tokenLifetimeSeconds?: number; refreshIn?: boolean } = {},
 ): Promise<Emulator> {
   // `now` reads Date.now at call time, so tests that fake Date move the emulator's clock with msal's.
   return startEmulator({ tenants, httpsPort: 0, httpPort: null, stateDir, now: () => Date.now(), ...o });
