@@ -396,6 +396,17 @@ describe("GET /revocations (for origins)", () => {
   });
 });
 
+describe("a broker without the REVOCATIONS binding", () => {
+  it("serves exchanges, publishes an empty list and answers the admin API with 501", async () => {
+    const b = broker({ REVOCATIONS: undefined });
+    expect((await b.exchange(await b.serviceToken())).status).toBe(200);
+    const list = await b.fetch(new Request("https://broker.test/revocations"));
+    expect(await list.json()).toMatchObject({ revocations: [] });
+    const admin = await b.admin("POST", "/admin/revocations", { body: { kind: "client", value: guid(), reason: "r" } });
+    expect(await oauth(admin)).toMatchObject({ status: 501, error: "revocations_not_configured" });
+  });
+});
+
 describe("admin API refusals", () => {
   it("401 invalid_token without a bearer token", async () => {
     const b = broker();
