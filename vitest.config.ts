@@ -35,6 +35,8 @@ export default defineConfig({
             "test/emulator/**/*.test.ts",
             "test/signer/**/*.test.ts",
             "test/e2e/**/*.test.ts",
+            "test/dev/**/*.test.ts",
+            "test/tools/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
             "test/tools/**/*.test.ts",
             "bench/**/*.test.ts",

@@ -14,7 +14,10 @@ describe("npm run bench (quick smoke run)", () => {
       r.load.repeated,
       r.load.fresh,
       r.forward.direct,
+      r.forward.passThrough,
       r.forward.forwarded,
+      r.wranglerDev.trivial,
+      r.wranglerDev.repeated,
       r.revocations.off,
       r.revocations.on,
     ]) {
@@ -50,9 +53,16 @@ describe("npm run bench (quick smoke run)", () => {
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
-    for (const section of ["1. HTTP load", "2-3. workerd CPU", "3. memory", "4. signer", "5. bundle"])
+    for (const section of [
+      "1. HTTP load",
+      "1b. the same under wrangler dev",
+      "2-3. workerd CPU",
+      "3. memory",
+      "4. signer",
+      "5. bundle",
+    ])
       expect(table).toContain(section);
-    expect(targets(r)).toHaveLength(10);
-    expect(renderTargets(r).split("\n")).toHaveLength(10);
+    expect(targets(r)).toHaveLength(12);
+    expect(renderTargets(r).split("\n")).toHaveLength(12);
   });
 });

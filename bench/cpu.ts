@@ -12,6 +12,8 @@ export interface CaseTiming {
   readonly wallUs: number;
   readonly n: number;
   readonly rounds: number;
+  /** Every round's CPU µs per operation, in the order measured: the raw samples behind the median. */
+  readonly cpuSamplesUs: readonly number[];
 }
 
 export interface CpuPlan {
@@ -60,7 +62,13 @@ export async function timeCases(
   }
   const out: Record<string, CaseTiming> = {};
   for (const [name, s] of Object.entries(samples)) {
-    out[name] = { cpuUs: median(s.cpu), wallUs: median(s.wall), n: plan.batch[name]!, rounds: plan.rounds };
+    out[name] = {
+      cpuUs: median(s.cpu),
+      wallUs: median(s.wall),
+      n: plan.batch[name]!,
+      rounds: plan.rounds,
+      cpuSamplesUs: s.cpu,
+    };
   }
   return out;
 }

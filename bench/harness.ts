@@ -8,10 +8,14 @@ import {
   forwardLoad,
   startBroker,
   startOrigin,
+  startPassThrough,
   tokenLoad,
+  wranglerLoad,
   type ForwardLoadResults,
+  type WranglerLoadResults,
   type TokenLoadResults,
 } from "./http-load.ts";
+import { startDirectWorker } from "./direct-worker.ts";
 import { connectHeapReader } from "./memory.ts";
 import { policyOf } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
@@ -84,11 +88,17 @@ export interface BenchResult {
     readonly cpuModel: string;
     readonly node: string;
     readonly wrangler: string;
+    readonly workerd: string;
+    readonly miniflare: string;
+    readonly jose: string;
+    readonly hono: string;
     readonly wrk: string | undefined;
   };
   readonly load: TokenLoadResults & { readonly settings: LoadSettings };
   readonly forward: ForwardLoadResults;
   readonly revocations: RevocationLoadResults;
+  /** The same broker under `wrangler dev`: what `npm start` serves, not what production would see. */
+  readonly wranglerDev: WranglerLoadResults;
   readonly cpu: Record<string, CaseTiming>;
   readonly memory: {
     readonly distinctTokens: number;
@@ -136,15 +146,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     // Each Worker is registered for stopping as soon as it is up, even if another fails to start.
     const up = (w: DevWorker) => (stops.push(() => w.stop()), w);
     const starting = Promise.allSettled([
-      startBroker(fixture, join(dir, "broker"), origin.origin).then(up),
-      startDevWorker({
+      startBroker(fixture, join(dir, "broker"), origin.origin, "direct").then(up),
+      startDirectWorker({
         name: "bench-cpu",
         main: "bench/workerd/index.ts",
         dir: join(dir, "cpu"),
         vars: benchVars(origin.origin),
         secrets: { BROKER_SIGNING_KEYS: keys },
         readyPath: "/ready",
-        inspector: false,
       }).then(up),
       startDevWorker({
         name: "bench-memory",
@@ -155,22 +164,25 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         readyPath: "/ready",
         inspector: true,
       }).then(up),
+      startPassThrough(join(dir, "pass-through"), origin.origin).then(up),
+      startBroker(fixture, join(dir, "broker-wrangler"), origin.origin, "wrangler").then(up),
     ]);
     const tokens: string[] = [];
     for (let i = 0; i < plan.freshTokens; i++) tokens.push(await fixture.issueToken());
     const settled = await starting;
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw failed.reason;
-    const [broker, cpuWorker, memoryWorker] = settled.map((s) => (s as PromiseFulfilledResult<DevWorker>).value) as [
-      DevWorker,
-      DevWorker,
-      DevWorker,
-    ];
+    const [broker, cpuWorker, memoryWorker, passThrough, wranglerBroker] = settled.map(
+      (s) => (s as PromiseFulfilledResult<DevWorker>).value,
+    ) as [DevWorker, DevWorker, DevWorker, DevWorker, DevWorker];
 
     log(`1. HTTP load: wrk -t${plan.load.threads} -c${plan.load.connections} -d${plan.load.durationSeconds}s per case`);
     const load = await tokenLoad(broker, fixture, origin.origin, tokens, dir, plan.load);
-    const forward = await forwardLoad(broker, fixture, origin.origin, plan.load);
-    await broker.stop(); // the CPU figures below get the machine to themselves
+    const forward = await forwardLoad(broker, passThrough, fixture, origin.origin, plan.load);
+    await Promise.all([broker.stop(), passThrough.stop()]);
+    log("1b. the same broker under wrangler dev (its proxy Worker in front), for comparison");
+    const wranglerDev = await wranglerLoad(wranglerBroker, fixture, origin.origin, dir, plan.load);
+    await wranglerBroker.stop(); // the CPU figures below get the machine to themselves
 
     log("1b. exchange throughput with revocations on vs off");
     const revocations = await revocationsLoad(
@@ -204,12 +216,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model ?? "unknown",
         node: process.version,
-        wrangler: wranglerVersion(),
+        wrangler: packageVersion("wrangler"),
+        workerd: packageVersion("workerd"),
+        miniflare: packageVersion("miniflare"),
+        jose: packageVersion("jose"),
+        hono: packageVersion("hono"),
         wrk: version,
       },
       load: { ...load, settings: plan.load },
       forward,
       revocations,
+      wranglerDev,
       cpu,
       memory,
       signer,
@@ -243,7 +260,7 @@ async function measureMemory(
   }
 }
 
-function wranglerVersion(): string {
-  return (JSON.parse(readFileSync(join(REPO, "node_modules/wrangler/package.json"), "utf8")) as { version: string })
+function packageVersion(name: string): string {
+  return (JSON.parse(readFileSync(join(REPO, "node_modules", name, "package.json"), "utf8")) as { version: string })
     .version;
 }

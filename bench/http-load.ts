@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { freePort } from "../dev/processes.ts";
 import { entraVars, exchangeForm, type Fixture } from "./fixture.ts";
 import { policyOf, SCOPE } from "./policy-shape.ts";
+import { startDirectWorker } from "./direct-worker.ts";
 import { startDevWorker, type DevWorker } from "./wrangler.ts";
 import { runWrk, type LoadResult, type LoadSettings } from "./wrk.ts";
 
@@ -55,14 +56,20 @@ export async function startOrigin(): Promise<{ origin: string; close(): Promise<
   };
 }
 
+/**
+ * The broker Worker with the bench policy and forward route. `direct`: the production-like host
+ * (the deploy bundle in workerd, a socket straight into the Worker); `wrangler`: under wrangler's
+ * dev server (its proxy Worker in front), the setup `npm start` uses.
+ */
 export async function startBroker(
   fixture: Fixture,
   dir: string,
   resource: string,
+  host: "direct" | "wrangler",
   extraVars: Record<string, unknown> = {},
 ): Promise<DevWorker> {
   const port = await freePort();
-  return startDevWorker({
+  const options = {
     name: "identity-broker-bench",
     main: "worker/index.ts",
     dir,
@@ -76,7 +83,19 @@ export async function startBroker(
     },
     secrets: { BROKER_SIGNING_KEYS: brokerSigningKeys() },
     readyPath: "/healthz",
-    inspector: false,
+  };
+  return host === "direct" ? startDirectWorker(options) : startDevWorker({ ...options, inspector: false });
+}
+
+/** Forward mode's floor: a Worker that only fetches the origin, in the same production-like host. */
+export async function startPassThrough(dir: string, origin: string): Promise<DevWorker> {
+  return startDirectWorker({
+    name: "pass-through-bench",
+    main: "bench/workerd/pass-through.ts",
+    dir,
+    vars: { ORIGIN: origin, PREFIX: FORWARD_PREFIX },
+    secrets: {},
+    readyPath: "/healthz",
   });
 }
 
@@ -99,7 +118,7 @@ export async function tokenLoad(
   const sameFile = join(dir, "same-token.form");
   writeFileSync(sameFile, `${exchangeForm(await fixture.issueToken(), resource)}\n`);
   const eachFile = join(dir, "fresh-tokens.form");
-  writeFileSync(eachFile, freshTokens.map((t) => exchangeForm(t, resource)).join("\n") + "\n");
+  writeFileSync(eachFile, `${freshTokens.map((t) => exchangeForm(t, resource)).join("\n")}\n`);
 
   // One short run first: workerd compiles, the JWKS is fetched, caches warm; not counted.
   await runWrk(
@@ -121,14 +140,42 @@ export async function tokenLoad(
   };
 }
 
+export interface WranglerLoadResults {
+  readonly trivial: LoadResult;
+  readonly repeated: LoadResult;
+}
+
+/** The trivial route and the repeated-token exchange only: enough to show what the dev proxy costs. */
+export async function wranglerLoad(
+  broker: DevWorker,
+  fixture: Fixture,
+  resource: string,
+  dir: string,
+  settings: LoadSettings,
+): Promise<WranglerLoadResults> {
+  const sameFile = join(dir, "same-token-wrangler.form");
+  writeFileSync(sameFile, `${exchangeForm(await fixture.issueToken(), resource)}\n`);
+  await runWrk(
+    `${broker.origin}/token`,
+    { kind: "post-same", bodyFile: sameFile },
+    { ...settings, durationSeconds: 1 },
+  );
+  const trivial = await runWrk(`${broker.origin}/healthz`, { kind: "get" }, settings);
+  const repeated = await runWrk(`${broker.origin}/token`, { kind: "post-same", bodyFile: sameFile }, settings);
+  return { trivial, repeated };
+}
+
 export interface ForwardLoadResults {
   readonly direct: LoadResult;
+  /** The same GET through a Worker that only fetches the origin: forward mode's floor. */
+  readonly passThrough: LoadResult;
   readonly forwarded: LoadResult;
 }
 
 /** GET through the broker (same Entra token each time, as a service sends it) vs GET on the origin. */
 export async function forwardLoad(
   broker: DevWorker,
+  passThrough: DevWorker,
   fixture: Fixture,
   origin: string,
   settings: LoadSettings,
@@ -138,7 +185,10 @@ export async function forwardLoad(
   const check = await fetch(via, { headers: { authorization } });
   if (check.status !== 200) throw new Error(`forward mode answered ${check.status}: ${await check.text()}`);
   await runWrk(via, { kind: "get", authorization }, { ...settings, durationSeconds: 1 }); // warm-up, not counted
+  const viaPassThrough = `${passThrough.origin}${FORWARD_PREFIX}/items`;
+  await runWrk(viaPassThrough, { kind: "get" }, { ...settings, durationSeconds: 1 }); // warm-up
   const direct = await runWrk(`${origin}/items`, { kind: "get" }, settings);
+  const passThroughLoad = await runWrk(viaPassThrough, { kind: "get" }, settings);
   const forwarded = await runWrk(via, { kind: "get", authorization }, settings);
-  return { direct, forwarded };
+  return { direct, passThrough: passThroughLoad, forwarded };
 }

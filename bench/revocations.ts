@@ -4,7 +4,8 @@ import { freePort } from "../dev/processes.ts";
 import { entraVars, exchangeForm, type Fixture } from "./fixture.ts";
 import { brokerSigningKeys, forwardRoutes } from "./http-load.ts";
 import { CLIENT_ROLE, policyOf } from "./policy-shape.ts";
-import { startDevWorker, type DevWorker } from "./wrangler.ts";
+import { startDirectWorker } from "./direct-worker.ts";
+import type { DevWorker } from "./wrangler.ts";
 import { runWrk, type LoadResult, type LoadSettings } from "./wrk.ts";
 
 // Exchange throughput with revocations on (REVOCATIONS bound, a list of entries that do not match
@@ -32,9 +33,10 @@ export async function revocationsLoad(
   settings: LoadSettings,
   quick: boolean,
 ): Promise<RevocationLoadResults> {
+  // The production-like host (the deployed bundle in workerd, nothing in front), like section 1.
   const start = async (name: string, on: boolean): Promise<DevWorker> => {
     const port = await freePort();
-    return startDevWorker({
+    return startDirectWorker({
       name: `identity-broker-revocations-${name}`,
       main: "worker/index.ts",
       dir: join(dir, name),
@@ -49,8 +51,7 @@ export async function revocationsLoad(
       },
       secrets: { BROKER_SIGNING_KEYS: brokerSigningKeys() },
       readyPath: "/healthz",
-      inspector: false,
-      ...(on && { config: { kv_namespaces: [{ binding: "REVOCATIONS", id: "bench-revocations" }] } }),
+      ...(on && { kvNamespaces: ["REVOCATIONS"] }),
     });
   };
   const [off, on] = await Promise.all([start("off", false), start("on", true)]);

@@ -27,8 +27,6 @@ export interface WorkerOptions {
   readonly port?: number;
   /** DevTools inspector on (heap measurements) or off (everything timed). */
   readonly inspector: boolean;
-  /** More of the wrangler config, e.g. kv_namespaces. */
-  readonly config?: Record<string, unknown>;
 }
 
 export interface DevWorker {
@@ -49,7 +47,6 @@ export async function startDevWorker(options: WorkerOptions): Promise<DevWorker>
     main: join(REPO, options.main),
     compatibility_date: "2026-11-01",
     vars: options.vars,
-    ...options.config,
   };
   const configFile = join(options.dir, "wrangler.json");
   writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -57,26 +54,33 @@ export async function startDevWorker(options: WorkerOptions): Promise<DevWorker>
     .map(([k, v]) => `${k}='${v}'`)
     .join("\n");
   writeFileSync(join(options.dir, ".dev.vars"), `${devVars}\n`, { mode: 0o600 });
-  const child = startChild(
-    options.name,
-    process.execPath,
-    [HOST, configFile, String(port), options.inspector ? "on" : "off"],
-    {
-      cwd: options.dir,
-      env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
-    },
-  );
+  return hostedWorker(options.name, [HOST, configFile, String(port), options.inspector ? "on" : "off"], options);
+}
+
+/**
+ * Starts a Worker host process (bench/workerd-host.ts or bench/miniflare-host.ts), waits for its
+ * `READY <origin> <inspector|->` line and for `readyPath` to answer 200.
+ */
+export async function hostedWorker(
+  name: string,
+  args: readonly string[],
+  options: { readonly dir: string; readonly readyPath: string },
+): Promise<DevWorker> {
+  const child = startChild(name, process.execPath, [...args], {
+    cwd: options.dir,
+    env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+  });
   let ready: string[] | undefined;
   try {
     await waitUntil(
-      `${options.name} to start`,
+      `${name} to start`,
       async () => (ready = child.output.find((l) => l.startsWith("READY "))?.split(" ")) !== undefined,
       READY_TIMEOUT_MS,
       child,
     );
     const origin = ready![1]!;
     await waitUntil(
-      `${options.name} to answer ${options.readyPath}`,
+      `${name} to answer ${options.readyPath}`,
       async () => (await fetch(`${origin}${options.readyPath}`)).status === 200,
       READY_TIMEOUT_MS,
       child,

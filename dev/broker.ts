@@ -42,6 +42,8 @@ export interface BrokerOptions {
   readonly vars: Record<string, unknown>;
   readonly keys: BrokerKeys;
   readonly onLine?: (line: string) => void;
+  /** Called as soon as wrangler is spawned, before it answers. */
+  readonly onStart?: (child: Child) => void;
 }
 
 export interface Broker {
@@ -93,6 +95,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     ],
     { cwd: options.dir, env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" }, onLine: options.onLine },
   );
+  options.onStart?.(child);
   await waitUntil(
     "the broker to answer /healthz",
     async () => (await fetch(`${origin}/healthz`)).status === 200,

@@ -16,6 +16,23 @@ export interface Child {
 /** How long a child gets to exit on SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
 
+/** Every child started here whose process group may still be alive: what `killAllNow` kills. */
+const running = new Set<ChildProcess>();
+
+let spawnObserver: ((pid: number, name: string) => void) | undefined;
+
+/** Told of every child as it is spawned: `npm start` notes each process group in its lock file. */
+export function observeSpawns(observer: (pid: number, name: string) => void): void {
+  spawnObserver = observer;
+}
+
+/** Last resort when this process is about to exit (synchronous, so it also works in an `exit`
+ *  handler): SIGKILL every child's process group that was not stopped cleanly. */
+export function killAllNow(): void {
+  for (const child of running) signalGroup(child, "SIGKILL");
+  running.clear();
+}
+
 export function startChild(
   name: string,
   command: string,
@@ -27,6 +44,14 @@ export function startChild(
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
+  });
+  running.add(child);
+  if (child.pid) spawnObserver?.(child.pid, name);
+  child.once("exit", () => {
+    // What the child started in its group (wrangler's workerd) has no one left to stop it; and once
+    // the group is empty, its id may be reused, so it is forgotten here.
+    signalGroup(child, "SIGKILL");
+    running.delete(child);
   });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -48,7 +73,11 @@ export function startChild(
     output,
     exited,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        signalGroup(child, "SIGKILL"); // the child is gone; what it started in its group may not be
+        running.delete(child);
+        return;
+      }
       signalGroup(child, "SIGTERM");
       const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_GRACE_MS);
       await exited;
@@ -56,6 +85,7 @@ export function startChild(
       signalGroup(child, "SIGKILL"); // anything the child left behind in its group
       const deadline = Date.now() + STOP_GRACE_MS;
       while (groupAlive(child) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      running.delete(child);
     },
   };
 }

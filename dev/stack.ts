@@ -45,6 +45,8 @@ export interface StackOptions {
   /** 0 = any free port. */
   readonly ports: Partial<StackPorts>;
   readonly log?: (line: string) => void;
+  /** Aborting stops whatever has started so far, at once, and makes `startStack` reject. */
+  readonly signal?: AbortSignal;
 }
 
 export interface SignerHandle {
@@ -72,16 +74,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const log = options.log ?? (() => {});
   const dir = resolve(options.stateDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const signal = options.signal ?? new AbortController().signal;
   const stoppers: Array<() => Promise<void>> = [];
-  const stop = async () => {
-    for (const s of stoppers.reverse()) await s().catch(() => {});
-    stoppers.length = 0;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const s of stoppers.reverse()) await s().catch(() => {});
+      stoppers.length = 0;
+    })());
+  // Whatever starts after a stop began (an await that was in flight) is stopped as it arrives.
+  const track = async (stopper: () => Promise<void>) => {
+    if (stopping === undefined) return void stoppers.push(stopper);
+    await stopper().catch(() => {});
+    signal.throwIfAborted();
+    throw new Error("the stack was stopped while it was starting");
   };
+  signal.addEventListener("abort", () => void stop(), { once: true });
 
   try {
     // Credentials of the sample identities: certificates made with the signer's own `cert create`.
     const certificates: Partial<Record<IdentityName, string>> = {};
     for (const identity of Object.values(IDENTITIES)) {
+      signal.throwIfAborted();
       const home = join(dir, identity.name);
       mkdirSync(home, { recursive: true, mode: 0o700 });
       if (identity.credential !== "certificate") continue;
@@ -95,7 +109,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await ci.writeToken(ciTokenFile);
     const refresh = setInterval(() => void ci.writeToken(ciTokenFile), CI_TOKEN_REFRESH_MS);
     refresh.unref();
-    stoppers.push(async () => clearInterval(refresh));
+    await track(async () => clearInterval(refresh));
 
     const emulator = await startEmulator({
       tenants: sampleTenantFile({ certificates, ciIssuerJwks: ci.jwks }),
@@ -103,7 +117,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       httpPort: options.ports.emulatorHttp ?? 0,
       stateDir: join(dir, "emulator"),
     });
-    stoppers.push(() => emulator.close());
+    await track(() => emulator.close());
     log(`emulator  ${emulator.httpsOrigin} (CA ${emulator.caCertPath}); keys also on ${emulator.httpOrigin}`);
 
     const brokerPort = options.ports.broker || (await freePort());
@@ -115,7 +129,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       routes: ORIGIN_ROUTES.inventory,
       log,
     });
-    stoppers.push(() => inventory.close());
+    await track(() => inventory.close());
     const deploy = await startSampleOrigin({
       name: "deploy",
       port: options.ports.deploy ?? 0,
@@ -123,7 +137,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       routes: ORIGIN_ROUTES.deploy,
       log,
     });
-    stoppers.push(() => deploy.close());
+    await track(() => deploy.close());
 
     const keysFile = join(dir, "broker-signing-keys.json");
     let keys: BrokerKeys = loadOrCreateBrokerKeys(keysFile);
@@ -145,9 +159,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ROUTES: sampleRoutes({ inventory: inventory.origin, deploy: deploy.origin }),
       },
       onLine: (line: string) => log(`[broker] ${line}`),
+      // Known as soon as it is spawned, so that a stop during wrangler's long start-up reaches it.
+      onStart: (child: Child) => (brokerChild = child),
     };
+    let brokerChild: Child | undefined;
+    await track(async () => brokerChild?.stop());
     let broker = await startBroker(brokerOptions);
-    stoppers.push(() => broker.stop());
     log(`broker    ${broker.origin}`);
 
     const signers = {} as Record<IdentityName, SignerHandle>;
@@ -168,6 +185,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           : { federatedTokenFile: ciTokenFile }),
       };
       writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n");
+      signal.throwIfAborted();
       const child = startChild(
         `signer:${identity.name}`,
         process.execPath,
@@ -177,7 +195,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           onLine: (line) => log(`[signer:${identity.name}] ${line}`),
         },
       );
-      stoppers.push(() => child.stop());
+      await track(() => child.stop());
       const client = createSignerClient(socketPath);
       await waitUntil(
         `the ${identity.name} signer's socket`,

@@ -1,101 +1,143 @@
 // `npm start`: the whole system locally, with no Azure tenant and no Cloudflare account.
 // Generated state lives in .dev/ (git-ignored) and is reused on the next run.
 import { resolve } from "node:path";
+import { acquireStartLock, stopLeftovers, type StartLock } from "./lock.ts";
+import { busyPorts, describeBusy } from "./ports.ts";
+import { killAllNow, observeSpawns } from "./processes.ts";
 import { IDENTITIES, ORIGIN_ROUTES } from "./sample.ts";
-import { startStack } from "./stack.ts";
+import { startStack, type Stack } from "./stack.ts";
+import { PORT_SETTINGS, parseStartOptions, USAGE, type StartOptions } from "./start-options.ts";
+import { printedWalkthrough } from "./walkthrough.ts";
 
-const PORTS = {
-  emulatorHttps: 8443,
-  emulatorHttp: 8444,
-  broker: 8787,
-  brokerInspector: 9239,
-  inventory: 8801,
-  deploy: 8802,
+const REPO = resolve(import.meta.dirname, "..");
+/** Docs besides README.md whose walk-through commands are printed once the stack is up. */
+const WALKTHROUGH_DOCS = ["docs/forward-mode.md"];
+/** How long a leftover of an earlier run gets to exit on SIGTERM before it is killed. */
+const LEFTOVER_GRACE_MS = 5_000;
+
+let options: StartOptions;
+try {
+  options = parseStartOptions(process.argv.slice(2), process.env, REPO);
+} catch (e) {
+  console.error(`npm start: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+// Signals are handled before the first child exists: a Ctrl-C during the ~20 s start-up must stop
+// what has started so far, not leave wrangler, workerd and the signers holding the ports.
+const abort = new AbortController();
+let stack: Stack | undefined;
+let lock: StartLock | undefined;
+let starting: Promise<unknown> | undefined;
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals) => {
+  signals++;
+  if (signals > 1) {
+    console.error(`\n${signal} again: killing every process of the stack now.`);
+    process.exit(130); // the exit handler below kills every child's process group
+  }
+  console.log(`\n${signal}: stopping…`);
+  abort.abort();
+  // Before the stack is up, the abort makes startStack stop what it started, then reject.
+  void (stack ? stack.stop() : (starting ?? Promise.resolve())).catch(() => {}).finally(() => process.exit(0));
 };
-const verbose = process.argv.includes("--verbose");
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+// Whatever way this process ends (an error, process.exit), no child outlives it.
+process.on("exit", () => {
+  killAllNow();
+  lock?.release();
+});
 
-const stateDir = resolve(import.meta.dirname, "../.dev");
-console.log("Starting the identity broker stack (first run generates keys and certificates in .dev/)…");
-const stack = await startStack({
-  stateDir,
-  ports: PORTS,
+const brokerOrigin = `http://127.0.0.1:${options.ports.broker}`;
+const locked = acquireStartLock(options.stateDir, { broker: brokerOrigin });
+if (!locked.ok) {
+  const { pid, startedAt, broker } = locked.owner;
+  console.error(
+    `npm start is already running for ${rel(options.stateDir)}/ (pid ${pid}, since ${startedAt}${broker ? `, broker ${broker}` : ""}).\n` +
+      `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${pid}).`,
+  );
+  process.exit(1);
+}
+lock = locked.lock;
+observeSpawns((pid, name) => locked.lock.recordChild(pid, name));
+
+// An earlier npm start killed outright (SIGKILL, a closed terminal) could not stop its children;
+// they would hold the ports, and a broker left over from it would answer in place of the new one.
+const earlier = locked.previous?.pid;
+const mine = locked.leftovers.filter((l) => l.ours);
+const unsure = locked.leftovers.filter((l) => !l.ours);
+if (mine.length > 0) {
+  console.log(
+    `An earlier npm start (pid ${earlier}) ended without stopping its processes; stopping ${mine.map((l) => `${l.name} (pid ${l.pid})`).join(", ")}…`,
+  );
+  await stopLeftovers(mine, LEFTOVER_GRACE_MS);
+}
+if (unsure.length > 0)
+  console.error(
+    `Process groups an earlier npm start (pid ${earlier}) started still run: ${unsure.map((l) => `${l.name} (pid ${l.pid})`).join(", ")}. ` +
+      `If they are leftovers, stop them with: kill -- ${unsure.map((l) => `-${l.pid}`).join(" ")}`,
+  );
+
+const busy = await busyPorts(PORT_SETTINGS.map((p) => ({ port: options.ports[p.key], role: p.role })));
+if (busy.length > 0) {
+  const flags = busy.map((b) => PORT_SETTINGS.find((p) => p.role === b.role)!);
+  console.error(
+    `npm start: cannot start: ${describeBusy(busy)}.\n` +
+      `Stop what holds it, or choose another port: ${flags.map((p) => `--${p.flag} N (or ${p.env}=N)`).join(", ")}.`,
+  );
+  process.exit(1);
+}
+
+console.log(
+  `Starting the identity broker stack (a first run generates keys and certificates in ${rel(options.stateDir)}/)…`,
+);
+starting = startStack({
+  stateDir: options.stateDir,
+  ports: options.ports,
+  signal: abort.signal,
   log: (line) => {
     // Audit lines and origin decisions are the story; wrangler's own chatter only with --verbose.
     if (
-      verbose ||
-      line.includes('"event":"token_exchange"') ||
-      line.includes('"event":"forward"') ||
-      line.includes('"event":"admin"') ||
+      options.verbose ||
+      (line.startsWith("[broker] ") && line.includes('"outcome":')) || // an audit line: one per decision
       line.startsWith("[inventory]") ||
       line.startsWith("[deploy]")
     )
       console.log(line);
   },
-}).catch((e: unknown) => {
+});
+stack = await (starting as Promise<Stack>).catch((e: unknown) => {
+  if (abort.signal.aborted) return new Promise<never>(() => {}); // the signal handler exits
   console.error(`Could not start the stack: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
 
-const rel = (p: string) => p.replace(`${process.cwd()}/`, "");
 const { inventory, deploy } = stack.origins;
+const needs = (routes: Record<string, string>) =>
+  Object.entries(routes)
+    .map(([route, scope]) => `${route} needs ${scope}`)
+    .join(", ");
 console.log(`
 Running:
   Entra ID emulator  ${stack.emulator.httpsOrigin}   (CA: ${rel(stack.emulator.caCertPath)})
-  broker (workerd)   ${stack.broker.origin}          (metadata: ${stack.broker.origin}/.well-known/oauth-authorization-server)
-  inventory origin   ${inventory.origin}            (${Object.entries(ORIGIN_ROUTES.inventory)
-    .map(([r, s]) => `${r} needs ${s}`)
-    .join(", ")})
-  deploy origin      ${deploy.origin}            (${Object.entries(ORIGIN_ROUTES.deploy)
-    .map(([r, s]) => `${r} needs ${s}`)
-    .join(", ")})
+  broker (workerd)   ${stack.broker.origin}   (metadata: ${stack.broker.origin}/.well-known/oauth-authorization-server)
+  inventory origin   ${inventory.origin}   (${needs(ORIGIN_ROUTES.inventory)})
+  deploy origin      ${deploy.origin}   (${needs(ORIGIN_ROUTES.deploy)})
   signers            ${Object.values(IDENTITIES)
-    .map((i) => `${i.name} (${i.description})`)
+    .map((i) => `${i.name}: ${i.description}`)
     .join("\n                     ")}
 
-Try it (in another terminal, from this directory):
+Try the walk-through (README.md) in another terminal, from ${process.cwd()}:
 
-  # 1. The orders service gets an Entra ID token from its signer (certificate credential, via the emulator)
-  export BROKER_SIGNER_CONFIG=${rel(stack.signers.orders.configFile)}
-  npx broker-signer token
-
-  # 2. …exchanges it at the broker for a token for the inventory origin only, and calls the origin
-  TOKEN=$(npx broker-signer exchange --resource ${inventory.origin} --scope inventory.read)
-  curl -s -H "Authorization: Bearer $TOKEN" ${inventory.origin}/items
-
-  # 3. The same token is refused by another origin (wrong audience), and the broker refuses to grant it
-  curl -s -H "Authorization: Bearer $TOKEN" ${deploy.origin}/deployments -X POST
-  npx broker-signer exchange --resource ${deploy.origin}
-
-  # 4. Local processes ask the running signer daemon over its unix socket instead of holding the key
-  curl -s --unix-socket ${rel(stack.signers.agent.socketPath)} http://signer/exchange -H 'content-type: application/json' \\
-    -d '{"resource":"${inventory.origin}","scope":"inventory.search"}'
-
-  # 5. The CI pipeline signs in with its runner's OIDC token (no secret at all) and may deploy
-  BROKER_SIGNER_CONFIG=${rel(stack.signers.ci.configFile)} npx broker-signer exchange --resource ${deploy.origin} > /tmp/deploy-token
-  curl -s -X POST -H "Authorization: Bearer $(cat /tmp/deploy-token)" ${deploy.origin}/deployments
-
-  # 6. An identity without any grant is denied (the reason is in the broker log below)
-  BROKER_SIGNER_CONFIG=${rel(stack.signers.intruder.configFile)} npx broker-signer exchange --resource ${inventory.origin}
-
-  # 7. Forward mode: send the request to the broker itself with the Entra token; it verifies it,
-  #    mints the origin's token and forwards (the caller's token never reaches the origin)
-  curl -s -H "Authorization: Bearer $(npx broker-signer token)" ${stack.broker.origin}/items
-
-  # 8. Stop the orders service everywhere (admin identity, role Broker.Admin), then lift it again
-  npx broker-signer admin revoke --client ${IDENTITIES.orders.appId} --reason "certificate leaked" --config ${rel(stack.signers.admin.configFile)}
-  npx broker-signer exchange --resource ${inventory.origin}        # refused: the client is revoked
-  npx broker-signer admin revocations --config ${rel(stack.signers.admin.configFile)}
-  npx broker-signer admin unrevoke <id> --config ${rel(stack.signers.admin.configFile)}
+${printedWalkthrough(REPO, WALKTHROUGH_DOCS, options.ports, options.stateDir)}
 
 Broker audit lines and origin decisions follow. Ctrl-C stops everything.
 `);
 
-let stopping = false;
-const shutdown = () => {
-  if (stopping) return;
-  stopping = true;
-  console.log("\nStopping…");
-  void stack.stop().then(() => process.exit(0));
-};
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);
+function rel(p: string): string {
+  return p.startsWith(`${process.cwd()}/`) ? p.slice(process.cwd().length + 1) : p;
+}
