@@ -41,7 +41,7 @@ describe("the offline config check", () => {
     const file = writeConfig(
       `${VARS}POLICY = '{"rules":[{"name":"r","match":{"roles":["A"]},"grant":{"origins":["https://a.example.com"],"scopes":["s"],"maxTtlSeconds":60}}],"rateLimits":{"default":"RATE_LIMIT_NONE"}}'\n${KV}`,
     );
-    expect(await checkConfig({ config: file })).toEqual([
+    expect((await checkConfig({ config: file })).problems).toEqual([
       expect.stringContaining('rateLimits names "RATE_LIMIT_NONE"'),
     ]);
   });
