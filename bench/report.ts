@@ -48,6 +48,14 @@ export function targets(r: BenchResult): Target[] {
       `${us(cpu("exchange-fresh"))} / (${us(cpu("trivial"))} + 2 × ${us(cpu("floor"))})`,
     ),
     t(
+      "CPU per fresh-token exchange handler, jose / the hand-written JOSE it replaced (audit line not written)",
+      cpu("exchange-fresh-jose") / cpu("exchange-fresh-legacy"),
+      "<=",
+      1.1,
+      "x",
+      `${us(cpu("exchange-fresh-jose"))} / ${us(cpu("exchange-fresh-legacy"))}`,
+    ),
+    t(
       "CPU per repeated-token exchange / (trivial route + 1 × crypto floor)",
       cpu("exchange-repeated") / (cpu("trivial") + cpu("floor")),
       "<=",
@@ -199,7 +207,14 @@ export function renderTable(r: BenchResult): string {
   cpuRow("exchange, fresh token (POST /token through the Worker)", "exchange-fresh", "floor");
   cpuRow("  same, audit line not written (console.log no-op)", "exchange-fresh-unlogged", "floor");
   row("  audit line's cost per exchange", f1(us("exchange-fresh") - us("exchange-fresh-unlogged")), "", "", "");
+  cpuRow("exchange handler, fresh token, hand-written JOSE, unlogged", "exchange-fresh-legacy", "floor");
+  cpuRow("exchange handler, fresh token, jose, unlogged", "exchange-fresh-jose", "floor");
+  row("exchange handler, jose / hand-written", "", "", "", f2(us("exchange-fresh-jose") / us("exchange-fresh-legacy")));
   cpuRow("exchange, repeated token", "exchange-repeated", "floor");
+  cpuRow("  its stage: read + parse the form (RFC 8693 checks)", "stage-parse", "floor");
+  cpuRow("  its stage: cached verification (SHA-256 + lookup)", "stage-verify-cached", "floor");
+  cpuRow("  its stage: audit line", "stage-audit", "floor");
+  cpuRow("  its stage: JSON response", "stage-response", "floor");
   cpuRow("trivial route through the Worker (framework floor)", "trivial", "floor");
   cpuRow("verify stage alone (all Entra checks)", "verify", "floor");
   cpuRow("hono/jwk middleware verify (signature + exp only)", "hono-jwk", "floor");

@@ -1,5 +1,6 @@
 import { loadForwardSettings, type ForwardConfig } from "./forward/settings.ts";
-import { canonicalOrigin } from "./origin.ts";
+import { canonicalOrigin } from "./lib/origin.ts";
+import { GUID } from "./lib/syntax.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 import { err, ok, type Result } from "./result.ts";
 import { loadSigningKeys, type SigningKeys } from "./signing-keys.ts";
@@ -70,7 +71,6 @@ export interface OperationsConfig {
 /** The admin role when ADMIN_ROLES is not set. */
 export const DEFAULT_ADMIN_ROLE = "Broker.Admin";
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PUBLIC_CLOUD = "https://login.microsoftonline.com";
 const PUBLIC_CLOUD_V1_ISSUER = "https://sts.windows.net";
 /** Entra validators conventionally allow 5 minutes of skew at most; more hides broken clocks. */

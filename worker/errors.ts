@@ -1,15 +1,19 @@
 import type { VerificationProblem } from "./entra-token.ts";
 import type { RequestProblem } from "./exchange-request.ts";
+import type { LifetimeProblem } from "./lifetime.ts";
 import type { Denial } from "./policy.ts";
+import { KEYS_UNAVAILABLE } from "./keys-unavailable.ts";
 
 // Every way an exchange can fail, and the one place where each becomes an OAuth error
 // (RFC 6749 §5.2, RFC 8693 §2.2.2). The client learns which error it is; the audit log learns why.
+// Every stage fails with `{ reason, ...details }`; the stage tag only says which stage it was, so
+// the audit reason is always `failure.reason`.
 
 export type ExchangeFailure =
-  | { readonly stage: "request"; readonly problem: RequestProblem }
-  | { readonly stage: "verify"; readonly problem: VerificationProblem }
-  | { readonly stage: "policy"; readonly denial: Denial }
-  | { readonly stage: "lifetime"; readonly problem: "subject_token_expiring" };
+  | ({ readonly stage: "request" } & RequestProblem)
+  | ({ readonly stage: "verify" } & VerificationProblem)
+  | ({ readonly stage: "policy" } & Denial)
+  | ({ readonly stage: "lifetime" } & LifetimeProblem);
 
 export interface WireError {
   readonly status: 400 | 401 | 415 | 413 | 503;
@@ -23,9 +27,6 @@ export interface WireError {
   readonly retryAfterSeconds?: number;
 }
 
-/** How long a client should wait before retrying while Entra's keys cannot be fetched. */
-const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
-
 const INVALID_SUBJECT: WireError = {
   status: 400,
   error: "invalid_request",
@@ -33,35 +34,15 @@ const INVALID_SUBJECT: WireError = {
   description: "subject_token is not a valid Entra ID app-only access token for this broker",
 };
 
-export function reasonOf(failure: ExchangeFailure): string {
-  switch (failure.stage) {
-    case "request":
-      return failure.problem.reason;
-    case "verify":
-      return failure.problem;
-    case "policy":
-      return failure.denial.reason;
-    case "lifetime":
-      return failure.problem;
-  }
-}
-
 export function toWireError(failure: ExchangeFailure): WireError {
   switch (failure.stage) {
     case "request":
-      return requestError(failure.problem);
+      return requestError(failure);
     case "verify":
-      if (failure.problem === "jwks_unavailable") {
-        return {
-          status: 503,
-          error: "temporarily_unavailable",
-          description: "Entra ID signing keys are unavailable right now; retry later",
-          retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
-        };
-      }
+      if (failure.reason === "jwks_unavailable") return { status: 503, ...KEYS_UNAVAILABLE };
       return INVALID_SUBJECT;
     case "policy":
-      switch (failure.denial.reason) {
+      switch (failure.reason) {
         case "no_roles":
         case "resource_not_granted":
           return {
@@ -73,7 +54,7 @@ export function toWireError(failure: ExchangeFailure): WireError {
           return {
             status: 400,
             error: "invalid_scope",
-            description: `scope not granted for this resource: ${failure.denial.scopes.join(" ")}`,
+            description: `scope not granted for this resource: ${failure.scopes.join(" ")}`,
           };
       }
     case "lifetime":

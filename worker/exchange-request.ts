@@ -1,6 +1,6 @@
-import { canonicalOrigin } from "./origin.ts";
-import { SCOPE_TOKEN } from "./policy.ts";
-import { readCapped } from "./read-capped.ts";
+import { canonicalOrigin, type OriginProblem } from "./lib/origin.ts";
+import { readCapped } from "./lib/read-capped.ts";
+import { SCOPE_TOKEN } from "./lib/syntax.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // Parses an RFC 8693 token-exchange request (with RFC 8707 `resource`) into a typed request.
@@ -47,7 +47,7 @@ export type RequestProblem =
   | { readonly reason: "audience_unsupported" }
   | { readonly reason: "resource_missing" }
   | { readonly reason: "resource_repeated" }
-  | { readonly reason: "resource_not_canonical"; readonly problem: string }
+  | { readonly reason: "resource_not_canonical"; readonly origin: OriginProblem["reason"] }
   | { readonly reason: "scope_malformed" };
 
 export async function readExchangeRequest(request: Request): Promise<Result<ExchangeRequest, RequestProblem>> {
@@ -89,7 +89,7 @@ export function parseExchangeForm(body: string): Result<ExchangeRequest, Request
   if (resources.length === 0 || resources[0] === "") return err({ reason: "resource_missing" });
   if (resources.length > 1) return err({ reason: "resource_repeated" });
   const resource = canonicalOrigin(resources[0]!);
-  if (!resource.ok) return err({ reason: "resource_not_canonical", problem: resource.error });
+  if (!resource.ok) return err({ reason: "resource_not_canonical", origin: resource.error.reason });
 
   const scope = form.get("scope");
   let scopes: string[] | undefined;

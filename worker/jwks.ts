@@ -1,14 +1,17 @@
+import { importJWK } from "jose";
 import { isObject } from "./json.ts";
-import { readCapped } from "./read-capped.ts";
+import { readCapped } from "./lib/read-capped.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // Entra's signing keys, fetched from the one configured JWKS URL per tenant and cached for the
-// life of the isolate. The cache is the only thing standing between a flood of forged tokens
-// and Microsoft's key endpoint, so every path that can trigger a fetch is bounded.
+// life of the isolate. This fetch policy is our own code because jose's remote key set has no
+// streamed size cap, no stale-if-error, no failure backoff and cannot say "unavailable" apart from
+// "no such key". The cache is the only thing standing between a flood of forged tokens and
+// Microsoft's key endpoint, so every path that can trigger a fetch is bounded.
 
-/** Keys are reused this long before a background-free refresh on next use (Entra rotates with overlap). */
+/** Keys are reused this long before a refresh on next use (Entra rotates with overlap). */
 export const JWKS_FRESH_MS = 60 * 60 * 1000;
-/** An unknown kid may force a refetch at most this often per URL: a flood of bad kids costs one fetch. */
+/** An unknown kid may force a refetch at most this long after the last successful fetch: a flood of bad kids costs one fetch. */
 export const UNKNOWN_KID_COOLDOWN_MS = 60 * 1000;
 /** When the endpoint fails, known keys keep working this long: an outage must not stop all exchanges… */
 export const STALE_IF_ERROR_MS = 24 * 60 * 60 * 1000;
@@ -24,87 +27,189 @@ const MAX_KEYS = 64;
 const MIN_RSA_BITS = 2048;
 /** Bounds the number of cached JWKS URLs (one per allow-listed tenant in practice). */
 const MAX_URLS = 256;
+/**
+ * A request that needs keys while another request's fetch is pending polls for its result this
+ * often, and takes the fetch over once the other has had a whole fetch timeout plus this margin.
+ * On Workers a request must not await I/O started by another request: if that request is
+ * cancelled (its client went away), the promise may never settle (jose turns its own sharing off
+ * on Workers for this reason). Polling shared memory from one's own context cannot hang.
+ */
+const WAIT_POLL_MS = 20;
+const FETCH_LEASE_MS = FETCH_TIMEOUT_MS + 1000;
+/** RFC 7517 / RFC 7518 §6.3.2, §6.4: members that only a private or symmetric key has. */
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
 
-export type JwksProblem = "key_not_found" | "jwks_unavailable";
+export interface JwksProblem {
+  readonly reason: "key_not_found" | "jwks_unavailable";
+}
+
+/** One published Entra key. Compared by identity: a cached verification stays valid only while this very key is published. */
+export interface EntraKey {
+  readonly kid: string;
+  readonly n: string;
+  readonly e: string;
+  /** Imported on first use; undefined when Web Crypto refuses it (e.g. e = 1). */
+  imported?: Promise<CryptoKey | undefined>;
+}
 
 interface KeySet {
-  readonly jwks: ReadonlyMap<string, JsonWebKey>;
-  readonly imported: Map<string, Promise<CryptoKey | undefined>>;
+  readonly byKid: ReadonlyMap<string, EntraKey>;
   readonly fetchedAt: number;
 }
 
 interface Entry {
   keys?: KeySet;
-  lastAttemptAt: number;
+  lastSuccessAt: number;
   lastFailureAt: number;
-  inflight?: Promise<void>;
+  /** Set while one request fetches; others wait for it by polling, never by awaiting its I/O. */
+  lease?: object;
 }
 
 export interface JwksCache {
-  getKey(url: string, kid: string, now: number): Promise<Result<CryptoKey, JwksProblem>>;
+  getKey(
+    url: string,
+    kid: string,
+    now: number,
+    keepAlive?: KeepAlive,
+  ): Promise<Result<{ key: EntraKey; cryptoKey: CryptoKey }, JwksProblem>>;
+  /** Whether `key` is still in the newest key set fetched from `url`: a removed key is revoked. */
+  isPublished(url: string, key: EntraKey): boolean;
   /** Fetches performed per URL since creation: tests and benches count them. */
   fetchCount(url: string): number;
 }
 
-export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+/**
+ * ctx.waitUntil of the request that fetches: the fetch and the bookkeeping after it then finish even
+ * if that request's client goes away, so the requests polling for its result are not left waiting.
+ */
+export type KeepAlive = (work: Promise<unknown>) => void;
 
-export function createJwksCache(fetcher: FetchLike = (input, init) => fetch(input, init)): JwksCache {
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+/** Where refused keys are reported (once per URL and kid): the operator must hear about a leaked key. */
+export type KeyAlarm = (event: { reason: "jwks_private_key_published"; url: string; kid: string }) => void;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createJwksCache(
+  fetcher: FetchLike = (input, init) => fetch(input, init),
+  alarm: KeyAlarm = (event) => console.error(JSON.stringify({ event: "jwks_key_refused", outcome: "error", ...event })),
+): JwksCache {
   const entries = new Map<string, Entry>();
   const fetches = new Map<string, number>();
-
-  async function refresh(url: string, entry: Entry, now: number): Promise<void> {
-    if (entry.inflight) return entry.inflight; // single-flight: concurrent misses share one fetch
-    entry.lastAttemptAt = now;
-    fetches.set(url, (fetches.get(url) ?? 0) + 1);
-    entry.inflight = fetchKeySet(fetcher, url)
-      .then((jwks) => {
-        if (jwks) entry.keys = { jwks, imported: new Map(), fetchedAt: now };
-        else entry.lastFailureAt = now;
-      })
-      .finally(() => {
-        entry.inflight = undefined;
-      });
-    return entry.inflight;
-  }
+  const alarmed = new Set<string>();
 
   function entryFor(url: string): Entry {
     let entry = entries.get(url);
     if (!entry) {
       if (entries.size >= MAX_URLS) entries.delete(entries.keys().next().value!);
-      entry = { lastAttemptAt: -Infinity, lastFailureAt: -Infinity };
+      entry = { lastSuccessAt: -Infinity, lastFailureAt: -Infinity };
       entries.set(url, entry);
     }
     return entry;
   }
 
+  async function refresh(url: string, entry: Entry, now: number, keepAlive?: KeepAlive): Promise<void> {
+    const lease = {};
+    entry.lease = lease;
+    fetches.set(url, (fetches.get(url) ?? 0) + 1);
+    const done = fetchKeySet(fetcher, url).then((doc) => {
+      if (entry.lease !== lease) return; // taken over after our lease ran out: the newer fetch decides
+      entry.lease = undefined;
+      if (doc) {
+        entry.keys = { byKid: vetKeys(url, doc, entry.keys?.byKid), fetchedAt: now };
+        entry.lastSuccessAt = now;
+      } else entry.lastFailureAt = now;
+    });
+    keepAlive?.(done);
+    await done;
+  }
+
+  /** Waits (in this request's own context) for another request's fetch; false if it never finished. */
+  async function awaitOtherFetch(entry: Entry): Promise<boolean> {
+    const lease = entry.lease;
+    // Liveness, not policy: measured on the monotonic clock, which Workers advance across timers.
+    const deadline = performance.now() + FETCH_LEASE_MS;
+    while (performance.now() < deadline) {
+      await sleep(WAIT_POLL_MS);
+      if (entry.lease !== lease) return true;
+    }
+    return false;
+  }
+
+  function vetKeys(url: string, doc: readonly unknown[], previous?: ReadonlyMap<string, EntraKey>) {
+    const keys = new Map<string, EntraKey>();
+    for (const candidate of doc.slice(0, MAX_KEYS)) {
+      // Unusable entries (other key types, encryption keys, weak keys) are skipped, not fatal:
+      // one odd key in a published set must not take the good ones down with it.
+      if (!isObject(candidate) || typeof candidate.kid !== "string") continue;
+      // A published private or symmetric key is a leaked key: whoever read it can sign.
+      if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(candidate, m))) {
+        const id = `${url} ${candidate.kid}`;
+        if (!alarmed.has(id)) {
+          alarmed.add(id);
+          alarm({ reason: "jwks_private_key_published", url, kid: candidate.kid });
+        }
+        continue;
+      }
+      if (candidate.kty !== "RSA" || typeof candidate.n !== "string" || typeof candidate.e !== "string") continue;
+      if (candidate.use !== undefined && candidate.use !== "sig") continue;
+      if (candidate.alg !== undefined && candidate.alg !== "RS256") continue;
+      if (modulusBits(candidate.n) < MIN_RSA_BITS) continue;
+      // The same key republished keeps its identity (and import), so a refresh does not drop
+      // cached verifications it made; a kid reused for other key material is a new key.
+      const kept = previous?.get(candidate.kid);
+      keys.set(
+        candidate.kid,
+        kept && kept.n === candidate.n && kept.e === candidate.e
+          ? kept
+          : { kid: candidate.kid, n: candidate.n, e: candidate.e },
+      );
+    }
+    return keys;
+  }
+
   return {
     fetchCount: (url) => fetches.get(url) ?? 0,
-    async getKey(url, kid, now) {
+    isPublished(url, key) {
+      return entries.get(url)?.keys?.byKid.get(key.kid) === key;
+    },
+    async getKey(url, kid, now, keepAlive) {
       const entry = entryFor(url);
-      const backingOff = now - entry.lastFailureAt < FAILURE_BACKOFF_MS;
-      const stale = !entry.keys || now - entry.keys.fetchedAt >= JWKS_FRESH_MS;
-      if (stale && !backingOff) await refresh(url, entry, now);
-      else if (entry.inflight) await entry.inflight;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const backingOff = now - entry.lastFailureAt < FAILURE_BACKOFF_MS;
+        const stale = !entry.keys || now - entry.keys.fetchedAt >= JWKS_FRESH_MS;
+        const known = entry.keys?.byKid.has(kid) ?? false;
+        // The cooldown counts successful fetches only: after a failure, the backoff alone decides.
+        const mayRefetchForKid = !known && now - entry.lastSuccessAt >= UNKNOWN_KID_COOLDOWN_MS;
+        if (backingOff || !(stale || mayRefetchForKid)) break;
+        if (!entry.lease) {
+          await refresh(url, entry, now, keepAlive);
+          break;
+        }
+        // Another request is fetching. With the key in hand (a stale set still serves), go on.
+        if (known) break;
+        if (await awaitOtherFetch(entry)) continue; // its result is in `entry` now: decide again
+        entry.lease = undefined; // that request never finished (cancelled): fetch ourselves
+      }
 
-      if (!entry.keys?.jwks.has(kid) && now - entry.lastAttemptAt >= UNKNOWN_KID_COOLDOWN_MS && !backingOff) {
-        await refresh(url, entry, now); // a kid we have not seen may be a freshly rotated key
-      }
       const keys = entry.keys;
-      if (!keys || now - keys.fetchedAt >= STALE_IF_ERROR_MS) return err("jwks_unavailable");
-      const jwk = keys.jwks.get(kid);
-      if (!jwk) return err("key_not_found");
-      let imported = keys.imported.get(kid);
-      if (!imported) {
-        imported = importRsaKey(jwk);
-        keys.imported.set(kid, imported);
+      if (!keys || now - keys.fetchedAt >= STALE_IF_ERROR_MS) return err({ reason: "jwks_unavailable" });
+      const key = keys.byKid.get(kid);
+      if (!key) {
+        // An unknown kid while the endpoint is failing may be a rotation we cannot see yet:
+        // a retryable 503, not a final 400.
+        return entry.lastFailureAt > entry.lastSuccessAt
+          ? err({ reason: "jwks_unavailable" })
+          : err({ reason: "key_not_found" });
       }
-      const key = await imported;
-      return key ? ok(key) : err("key_not_found");
+      key.imported ??= importRsaKey(key);
+      const cryptoKey = await key.imported;
+      return cryptoKey ? ok({ key, cryptoKey }) : err({ reason: "key_not_found" });
     },
   };
 }
 
-async function fetchKeySet(fetcher: FetchLike, url: string): Promise<ReadonlyMap<string, JsonWebKey> | undefined> {
+async function fetchKeySet(fetcher: FetchLike, url: string): Promise<readonly unknown[] | undefined> {
   try {
     const response = await fetcher(url, {
       headers: { accept: "application/json" },
@@ -125,26 +230,15 @@ async function fetchKeySet(fetcher: FetchLike, url: string): Promise<ReadonlyMap
     if (bytes === "too_large") return undefined;
     const doc: unknown = JSON.parse(new TextDecoder().decode(bytes));
     if (!isObject(doc) || !Array.isArray(doc.keys)) return undefined;
-    const keys = new Map<string, JsonWebKey>();
-    for (const candidate of doc.keys.slice(0, MAX_KEYS)) {
-      // Unusable entries (other key types, encryption keys, weak keys) are skipped, not fatal:
-      // one odd key in a published set must not take the good ones down with it.
-      if (!isObject(candidate) || typeof candidate.kid !== "string") continue;
-      if (candidate.kty !== "RSA" || typeof candidate.n !== "string" || typeof candidate.e !== "string") continue;
-      if (candidate.use !== undefined && candidate.use !== "sig") continue;
-      if (candidate.alg !== undefined && candidate.alg !== "RS256") continue;
-      if (modulusBits(candidate.n) < MIN_RSA_BITS) continue;
-      keys.set(candidate.kid, { kty: "RSA", n: candidate.n, e: candidate.e });
-    }
-    return keys;
+    return doc.keys;
   } catch {
     return undefined; // network error, timeout, invalid JSON: all the same to the caller
   }
 }
 
-async function importRsaKey(jwk: JsonWebKey): Promise<CryptoKey | undefined> {
+async function importRsaKey(key: EntraKey): Promise<CryptoKey | undefined> {
   try {
-    return await crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
+    return (await importJWK({ kty: "RSA", n: key.n, e: key.e }, "RS256")) as CryptoKey;
   } catch {
     return undefined;
   }

@@ -1,23 +1,28 @@
+import { base64url } from "jose";
 import { err, ok, type Result } from "./result.ts";
 
-// Strict compact-JWS syntax, checked before any key is looked up or any crypto runs, so that
-// malformed input costs a few string operations and one token has exactly one accepted spelling.
+// The pre-crypto gate: strict compact-JWS syntax, checked before any key is looked up or any
+// crypto runs, so that malformed input costs a few string operations and one token has exactly
+// one accepted spelling. jose verifies the signature afterwards; this gate is our own because jose
+// is laxer on every point below (test/worker/jws.test.ts shows each): it decodes base64url with
+// whitespace, padding and non-zero trailing bits, takes the last of duplicate JSON members, and
+// ignores jku/jwk/x5u/x5c rather than refusing them.
 
-export type JwsProblem =
-  | "token_too_large"
-  | "token_malformed"
-  | "header_invalid"
-  | "alg_not_allowed"
-  | "header_param_forbidden"
-  | "kid_invalid"
-  | "claims_malformed";
+export interface JwsProblem {
+  readonly reason:
+    | "token_too_large"
+    | "token_malformed"
+    | "header_invalid"
+    | "alg_not_allowed"
+    | "header_param_forbidden"
+    | "kid_invalid"
+    | "claims_malformed";
+}
 
 export interface ParsedJws {
   readonly header: Readonly<Record<string, unknown>>;
   readonly kid: string;
   readonly claims: Readonly<Record<string, unknown>>;
-  readonly signingInput: Uint8Array;
-  readonly signature: Uint8Array;
 }
 
 // Entra tokens grow with roles and optional claims; 16 KiB holds hundreds of roles and is still
@@ -34,47 +39,38 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function parseCompactJws(token: string, allowedAlgs: readonly string[]): Result<ParsedJws, JwsProblem> {
-  if (token.length > MAX_TOKEN_LENGTH) return err("token_too_large");
+  if (token.length > MAX_TOKEN_LENGTH) return err({ reason: "token_too_large" });
   const parts = token.split(".");
-  if (parts.length !== 3) return err("token_malformed");
+  if (parts.length !== 3) return err({ reason: "token_malformed" });
   const [h, p, s] = parts as [string, string, string];
-  const headerBytes = decodeBase64Url(h);
-  const payloadBytes = decodeBase64Url(p);
-  const signature = decodeBase64Url(s);
-  if (!headerBytes || !payloadBytes || !signature) return err("token_malformed");
+  if (!isCanonicalBase64Url(h) || !isCanonicalBase64Url(p) || !isCanonicalBase64Url(s))
+    return err({ reason: "token_malformed" });
+  const headerBytes = base64url.decode(h);
+  const payloadBytes = base64url.decode(p);
 
   const header = parseJsonObject(headerBytes);
-  if (!header) return err("header_invalid");
-  if (typeof header.alg !== "string" || !allowedAlgs.includes(header.alg)) return err("alg_not_allowed");
-  if (FORBIDDEN_HEADER_PARAMS.some((name) => Object.hasOwn(header, name))) return err("header_param_forbidden");
-  if (header.typ !== undefined && header.typ !== "JWT") return err("header_invalid");
+  if (!header) return err({ reason: "header_invalid" });
+  if (typeof header.alg !== "string" || !allowedAlgs.includes(header.alg)) return err({ reason: "alg_not_allowed" });
+  if (FORBIDDEN_HEADER_PARAMS.some((name) => Object.hasOwn(header, name)))
+    return err({ reason: "header_param_forbidden" });
+  if (header.typ !== undefined && header.typ !== "JWT") return err({ reason: "header_invalid" });
   const kid = header.kid;
-  if (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH) return err("kid_invalid");
+  if (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH) return err({ reason: "kid_invalid" });
 
   const claims = parseJsonObject(payloadBytes);
-  if (!claims) return err("claims_malformed");
+  if (!claims) return err({ reason: "claims_malformed" });
 
-  return ok({ header, kid, claims, signingInput: new TextEncoder().encode(`${h}.${p}`), signature });
+  return ok({ header, kid, claims });
 }
 
 // Only the unpadded RFC 4648 §5 alphabet, and only the one spelling whose unused trailing bits
 // are zero: otherwise several strings decode to the same bytes.
-export function decodeBase64Url(segment: string): Uint8Array | undefined {
-  if (!BASE64URL.test(segment) || segment.length % 4 === 1) return undefined;
-  const last = segment.charCodeAt(segment.length - 1);
-  const lastValue = base64UrlValue(last);
-  if (segment.length % 4 === 2 && (lastValue & 0x0f) !== 0) return undefined;
-  if (segment.length % 4 === 3 && (lastValue & 0x03) !== 0) return undefined;
-  const binary = atob(segment.replaceAll("-", "+").replaceAll("_", "/"));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+export function isCanonicalBase64Url(segment: string): boolean {
+  if (!BASE64URL.test(segment) || segment.length % 4 === 1) return false;
+  const lastValue = base64UrlValue(segment.charCodeAt(segment.length - 1));
+  if (segment.length % 4 === 2) return (lastValue & 0x0f) === 0;
+  if (segment.length % 4 === 3) return (lastValue & 0x03) === 0;
+  return true;
 }
 
 function base64UrlValue(code: number): number {

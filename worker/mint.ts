@@ -1,5 +1,5 @@
 import type { Caller } from "./entra-token.ts";
-import { encodeBase64Url } from "./jws.ts";
+import { SignJWT } from "jose";
 import type { Grant } from "./policy.ts";
 import type { SigningKeys } from "./signing-keys.ts";
 
@@ -23,17 +23,13 @@ export interface MintInput {
   readonly now: number;
 }
 
-const encoder = new TextEncoder();
-
 export async function mint(input: MintInput, keys: SigningKeys): Promise<IssuedToken> {
   const { issuer, caller, grant, ttlSeconds, now } = input;
   const { kid, alg, key } = keys.active;
   const jti = crypto.randomUUID();
   const scope = grant.scopes.join(" ");
   const exp = now + ttlSeconds;
-  // RFC 9068 §2.1: typ "at+jwt" so that an ID token or other JWT cannot be passed off as one.
-  const header = { alg, typ: "at+jwt", kid };
-  const claims = {
+  const token = await new SignJWT({
     iss: issuer,
     sub: caller.appId,
     client_id: caller.appId,
@@ -45,14 +41,9 @@ export async function mint(input: MintInput, keys: SigningKeys): Promise<IssuedT
     jti,
     tid: caller.tenantId,
     roles: grant.roles,
-  };
-  const signingInput = `${b64json(header)}.${b64json(claims)}`;
-  const algorithm = alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };
-  // Web Crypto's ECDSA output is already the JOSE r||s form (RFC 7518 §3.4).
-  const signature = new Uint8Array(await crypto.subtle.sign(algorithm, key, encoder.encode(signingInput)));
-  return { token: `${signingInput}.${encodeBase64Url(signature)}`, jti, expiresIn: ttlSeconds, expiresAt: exp, scope };
-}
-
-function b64json(value: unknown): string {
-  return encodeBase64Url(encoder.encode(JSON.stringify(value)));
+  })
+    // RFC 9068 §2.1: typ "at+jwt" so that an ID token or other JWT cannot be passed off as one.
+    .setProtectedHeader({ alg, typ: "at+jwt", kid })
+    .sign(key);
+  return { token, jti, expiresIn: ttlSeconds, expiresAt: exp, scope };
 }

@@ -1,4 +1,5 @@
-import { canonicalOrigin } from "./origin.ts";
+import { canonicalOrigin } from "./lib/origin.ts";
+import { GUID, ITEM_NAME as RULE_NAME, SCOPE_TOKEN } from "./lib/syntax.ts";
 import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
@@ -96,10 +97,6 @@ function matches(rule: Rule, caller: CallerIdentity): boolean {
 const MAX_RULES = 100_000;
 /** Upper bound for any rule's token lifetime: downstream tokens are meant to be short-lived. */
 export const MAX_RULE_TTL_SECONDS = 24 * 60 * 60;
-const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'. */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
   const parsed = parseNamedList(

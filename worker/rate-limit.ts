@@ -1,4 +1,5 @@
 import { isObject } from "./json.ts";
+import { GUID } from "./lib/syntax.ts";
 import { err, ok, type Result } from "./result.ts";
 
 // Per-client rate limits on exchanges and forwarded requests, counted by the Workers Rate Limiting
@@ -34,7 +35,7 @@ export type RateLimitOutcome =
 export const RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
 /** Binding names as wrangler accepts them (a JS identifier, upper case by convention). */
 const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** One entry per client that needs a non-default tier; more is a policy mistake. */
 const MAX_CLIENTS = 10_000;
 

@@ -1,5 +1,6 @@
 import type { OperationsConfig } from "./config.ts";
 import type { Caller } from "./entra-token.ts";
+import type { KeepAlive } from "./jwks.ts";
 import { challenge } from "./forward/refusals.ts";
 import { checkRateLimit, rateLimitedResponse, type RateLimitPolicy } from "./rate-limit.ts";
 import {
@@ -34,8 +35,9 @@ export async function guardCaller(
   caller: Caller,
   origin: string,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Result<Guarded, GuardRefusal>> {
-  const list = await revocationsNow(store, now);
+  const list = await revocationsNow(store, now, keepAlive);
   if (!list.ok) return list;
   const revoked = firstRevoked(
     list.value,

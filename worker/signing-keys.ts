@@ -1,3 +1,4 @@
+import { exportJWK, importJWK, type JWK } from "jose";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
 
@@ -10,13 +11,10 @@ export type BrokerAlg = "ES256" | "EdDSA";
 export interface SigningKeys {
   readonly active: { readonly kid: string; readonly alg: BrokerAlg; readonly key: CryptoKey };
   /** Public halves of every key, as served at /.well-known/jwks.json. */
-  readonly publicJwks: { readonly keys: readonly JsonWebKey[] };
+  readonly publicJwks: { readonly keys: readonly JWK[] };
 }
 
 const MAX_KEYS = 8; // current + next + a few retired is plenty; more is a config mistake
-const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-/** Rotation bookkeeping that `npm run keys` keeps in the secret (unix seconds); not for the public JWKS. */
-const BOOKKEEPING_MEMBERS = ["published_at", "signed_until"];
 
 export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys, string>> {
   if (typeof raw !== "string" || raw.trim() === "") {
@@ -35,7 +33,7 @@ export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys,
   if (doc.keys.length > MAX_KEYS) return err(`holds ${doc.keys.length} keys; at most ${MAX_KEYS}`);
 
   const kids = new Set<string>();
-  const publicKeys: JsonWebKey[] = [];
+  const publicKeys: JWK[] = [];
   let active: SigningKeys["active"] | undefined;
   for (const [i, jwk] of doc.keys.entries()) {
     const where = `keys[${i}]`;
@@ -49,24 +47,25 @@ export async function loadSigningKeys(raw: unknown): Promise<Result<SigningKeys,
     if (!alg) return err(`${where} ("${kid}") must be an EC P-256 (ES256) or OKP Ed25519 (EdDSA) key`);
     if (jwk.alg !== undefined && jwk.alg !== alg)
       return err(`${where} ("${kid}") says alg "${String(jwk.alg)}" but is a ${alg} key`);
-    const publicJwk = publicPart(jwk, kid, alg);
+    const { key_ops: _ops, ext: _ext, ...material } = jwk; // usage is ours to set, not the document's
     if (i === 0) {
       if (typeof jwk.d !== "string") return err(`${where} ("${kid}") signs, so it must include its private part "d"`);
       try {
-        const key = await crypto.subtle.importKey(
-          "jwk",
-          { ...jwk, key_ops: ["sign"], ext: false } as JsonWebKey,
-          importParams(alg),
-          false,
-          ["sign"],
-        );
-        active = { kid, alg, key };
+        active = { kid, alg, key: (await importJWK(material, alg, { extractable: false })) as CryptoKey };
       } catch {
         return err(`${where} ("${kid}") is not a usable ${alg} private key`);
       }
     }
+    let publicJwk: JWK;
     try {
-      await crypto.subtle.importKey("jwk", publicJwk, importParams(alg), true, ["verify"]);
+      // Published as jose exports it: the public members only, whatever else the secret holds.
+      const { d: _d, ...publicMaterial } = material;
+      publicJwk = {
+        ...(await exportJWK(await importJWK(publicMaterial, alg, { extractable: true }))),
+        kid,
+        alg,
+        use: "sig",
+      };
     } catch {
       return err(`${where} ("${kid}") is not a usable ${alg} public key`);
     }
@@ -81,16 +80,4 @@ function algOf(jwk: Record<string, unknown>): BrokerAlg | undefined {
   if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
   if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
   return undefined;
-}
-
-export function importParams(alg: BrokerAlg): SubtleCryptoImportKeyAlgorithm {
-  return alg === "ES256" ? { name: "ECDSA", namedCurve: "P-256" } : { name: "Ed25519" };
-}
-
-function publicPart(jwk: Record<string, unknown>, kid: string, alg: BrokerAlg): JsonWebKey {
-  const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(jwk)) {
-    if (!PRIVATE_MEMBERS.includes(k) && !BOOKKEEPING_MEMBERS.includes(k) && k !== "key_ops" && k !== "ext") copy[k] = v;
-  }
-  return { ...copy, kid, alg, use: "sig" } as unknown as JsonWebKey;
 }

@@ -10,6 +10,8 @@ export const EMULATOR_FIXTURE = {
   tenantId: "6f1d2c3b-4a59-4e68-9d7c-8b0a1f2e3d4c",
   apiV2: { appId: "a2a2a2a2-0000-4000-8000-000000000002", uri: "api://broker-v2" },
   apiV1: { appId: "a1a1a1a1-0000-4000-8000-000000000001", uri: "api://broker-v1" },
+  /** An API that has not enabled the optional idtyp claim (the default for a new app registration). */
+  apiNoIdtyp: { appId: "a3a3a3a3-0000-4000-8000-000000000003", uri: "api://broker-no-idtyp" },
   certClient: "c0c0c0c0-0000-4000-8000-00000000000c",
   secretClient: "5e5e5e5e-0000-4000-8000-000000000005",
   unassignedClient: "0e0e0e0e-0000-4000-8000-00000000000e",
@@ -38,6 +40,15 @@ export default async function setup(project: TestProject) {
             appRoleAssignments: assignments,
             // idtyp is an opt-in optional claim in Entra: these APIs enable it.
             optionalClaims: { idtyp: true },
+          },
+          {
+            appId: f.apiNoIdtyp.appId,
+            displayName: "broker-no-idtyp",
+            identifierUris: [f.apiNoIdtyp.uri],
+            requestedAccessTokenVersion: 2,
+            appRoles: roles,
+            appRoleAssignments: assignments,
+            optionalClaims: { idtyp: false },
           },
           {
             appId: f.apiV1.appId,

@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env as baseEnv } from "cloudflare:workers";
+import { base64url } from "jose";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import type { Env } from "../../worker/config.ts";
@@ -15,6 +16,7 @@ const emu = JSON.parse(inject("emulator")) as {
   tenantId: string;
   apiV2: { appId: string; uri: string };
   apiV1: { appId: string; uri: string };
+  apiNoIdtyp: { appId: string; uri: string };
   certClient: string;
   secretClient: string;
   unassignedClient: string;
@@ -125,6 +127,19 @@ describe("tokens from the Entra ID emulator", () => {
     const response = await exchange(await entraToken(emu.certClient, emu.apiV1.uri, "certificate"));
     expect(response.status).toBe(200);
     expect(log.lastExchange()).toMatchObject({ outcome: "granted", client_id: emu.certClient, token_version: "1.0" });
+  });
+
+  it("accepts an app-only token without idtyp (an API that has not enabled it): no scp and oid == sub", async () => {
+    const token = await entraToken(emu.certClient, emu.apiNoIdtyp.uri, "certificate");
+    const claims = JSON.parse(new TextDecoder().decode(base64url.decode(token.split(".")[1]!))) as Record<
+      string,
+      unknown
+    >;
+    expect(claims.idtyp).toBeUndefined();
+    expect(claims.oid).toBe(claims.sub);
+    const response = await exchange(token, brokerEnv({ ENTRA_AUDIENCES: emu.apiNoIdtyp.appId }));
+    expect(response.status).toBe(200);
+    expect(log.lastExchange()).toMatchObject({ outcome: "granted", client_id: emu.certClient });
   });
 
   it("refuses a secret-authenticated client while certificates are required", async () => {

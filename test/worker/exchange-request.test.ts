@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseExchangeForm } from "../../worker/exchange-request.ts";
 import { DEPLOY, INVENTORY, oauthError, scenario } from "./support/scenario.ts";
 import { captureLog } from "./support/audit-log.ts";
 
@@ -232,4 +233,53 @@ describe("POST /token request validation", () => {
     const s = scenario();
     expect((await s.exchange({ client_id: "whatever", foo: "bar" })).status).toBe(200);
   });
+});
+
+describe("parseExchangeForm (the form alone, as a table)", () => {
+  const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+  const AT = "urn:ietf:params:oauth:token-type:access_token";
+  const JWT = "urn:ietf:params:oauth:token-type:jwt";
+  const base = `grant_type=${encodeURIComponent(GRANT)}&subject_token=t.t.t&subject_token_type=${encodeURIComponent(AT)}`;
+  const table: Array<[string, string, Record<string, unknown> | string]> = [
+    [
+      "the minimal request",
+      `${base}&resource=https%3A%2F%2Fa.example`,
+      { resource: "https://a.example", scopes: undefined, requestedTokenType: AT },
+    ],
+    [
+      "a jwt subject and requested token type",
+      `${base.replace(encodeURIComponent(AT), encodeURIComponent(JWT))}&requested_token_type=${encodeURIComponent(JWT)}&resource=https%3A%2F%2Fa.example`,
+      { requestedTokenType: JWT },
+    ],
+    ["scopes, de-duplicated in order", `${base}&resource=https%3A%2F%2Fa.example&scope=b+a+b`, { scopes: ["b", "a"] }],
+    [
+      "an unknown parameter, even repeated",
+      `${base}&resource=https%3A%2F%2Fa.example&x=1&x=2`,
+      { resource: "https://a.example" },
+    ],
+    [
+      "a repeated grant_type",
+      `${base}&grant_type=${encodeURIComponent(GRANT)}&resource=https%3A%2F%2Fa.example`,
+      "parameter_repeated",
+    ],
+    ["two resources", `${base}&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example`, "resource_repeated"],
+    ["an empty resource", `${base}&resource=`, "resource_missing"],
+    ["a resource with a path", `${base}&resource=https%3A%2F%2Fa.example%2Fx`, "resource_not_canonical"],
+    ["an audience", `${base}&resource=https%3A%2F%2Fa.example&audience=x`, "audience_unsupported"],
+    ["an actor_token", `${base}&resource=https%3A%2F%2Fa.example&actor_token=a`, "actor_token_unsupported"],
+    ["a double space in scope", `${base}&resource=https%3A%2F%2Fa.example&scope=a++b`, "scope_malformed"],
+    ["a quote in a scope", `${base}&resource=https%3A%2F%2Fa.example&scope=a%22`, "scope_malformed"],
+    [
+      "65 scopes",
+      `${base}&resource=https%3A%2F%2Fa.example&scope=${Array.from({ length: 65 }, (_, i) => `s${i}`).join("+")}`,
+      "scope_malformed",
+    ],
+  ];
+  for (const [name, body, want] of table) {
+    it(name, () => {
+      const result = parseExchangeForm(body);
+      if (typeof want === "string") expect(result).toMatchObject({ ok: false, error: { reason: want } });
+      else expect(result).toMatchObject({ ok: true, value: want });
+    });
+  }
 });

@@ -275,6 +275,19 @@ describe("revoking each kind through the admin API", () => {
     expect(audit("forward").at(-1)).toMatchObject({ token_reused: false, jti });
   });
 
+  it("token: POST /token stops handing out the reused token whose jti is revoked and mints another", async () => {
+    const b = broker();
+    const subject = await b.serviceToken();
+    const first = (await (await b.exchange(subject)).json()) as { access_token: string };
+    const again = (await (await b.exchange(subject)).json()) as { access_token: string };
+    expect(again.access_token).toBe(first.access_token); // reused while it has life left
+    const jti = decodeJwt(first.access_token).jti as string;
+    await b.revoke("token", jti);
+    const after = (await (await b.exchange(subject)).json()) as { access_token: string };
+    expect(decodeJwt(after.access_token).jti).not.toBe(jti);
+    expect(audit("token_exchange").at(-1)).toMatchObject({ outcome: "granted", token_reused: false });
+  });
+
   it("GET /admin/revocations lists it and DELETE lifts it: the client is served again", async () => {
     const b = broker();
     const token = await b.serviceToken();

@@ -1,10 +1,10 @@
+import type { Broker } from "../broker.ts";
 import type { Config } from "../config.ts";
 import type { Caller, VerificationProblem } from "../entra-token.ts";
 import { readBearerToken, type BearerProblem } from "../forward/bearer.ts";
 import { challenge } from "../forward/refusals.ts";
-import type { JwksCache } from "../jwks.ts";
+import type { KeepAlive } from "../jwks.ts";
 import { err, ok, type Result } from "../result.ts";
-import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 
 // The admin API is authenticated like everything else: an Entra ID app-only access token for the
 // broker's audience (RFC 6750 bearer), verified by the same code and cache as /token. On top of
@@ -14,8 +14,8 @@ import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
 // Delegated (user) tokens never get this far: verification admits app-only tokens only.
 
 export type AdminRefusal =
-  | { readonly reason: BearerProblem }
-  | { readonly reason: VerificationProblem }
+  | BearerProblem
+  | VerificationProblem
   | { readonly reason: "admin_not_certificate_client"; readonly clientId: string }
   | { readonly reason: "admin_role_missing"; readonly clientId: string };
 
@@ -24,18 +24,19 @@ const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
 
 export async function authenticateAdmin(
   request: Request,
-  config: Config,
-  jwks: JwksCache,
+  broker: Broker,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Result<Caller, AdminRefusal>> {
+  const { config } = broker;
   const bearer = readBearerToken(request.headers, new URL(request.url));
-  if (!bearer.ok) return err({ reason: bearer.error });
-  const verified = await verifiedCallersFor(config, jwks).verify(bearer.value, await tokenHash(bearer.value), now);
-  if (!verified.ok) return err({ reason: verified.error });
-  const caller = verified.value;
+  if (!bearer.ok) return bearer;
+  const verified = await broker.callers.verify(bearer.value, now, keepAlive);
+  if (!verified.ok) return verified;
+  const { caller } = verified.value;
   if (caller.clientAuth !== "certificate")
     return err({ reason: "admin_not_certificate_client", clientId: caller.appId });
-  if (!caller.roles.some((role) => config.operations.adminRoles.has(role)))
+  if (!caller.roles.some((role: string) => config.operations.adminRoles.has(role)))
     return err({ reason: "admin_role_missing", clientId: caller.appId });
   return ok(caller);
 }

@@ -1,10 +1,10 @@
 import { audit } from "../audit.ts";
-import type { Config } from "../config.ts";
+import type { Broker } from "../broker.ts";
 import type { Caller } from "../entra-token.ts";
-import type { JwksCache } from "../jwks.ts";
-import { readCapped } from "../read-capped.ts";
+import type { KeepAlive } from "../jwks.ts";
+import { readCapped } from "../lib/read-capped.ts";
 import { MAX_REQUEST_BYTES, parseRevocationRequest } from "../revocations/entry.ts";
-import type { RevocationStore, StoreProblem } from "../revocations/store.ts";
+import type { StoreProblem } from "../revocations/store.ts";
 import { adminRefusalResponse, authenticateAdmin, type AdminRefusal } from "./auth.ts";
 
 // The admin API over revocations: POST /admin/revocations (201 + the stored entry),
@@ -18,13 +18,13 @@ const NO_STORE = { "cache-control": "no-store" } as const;
 export async function adminRevocations(
   action: AdminAction,
   request: Request,
-  config: Config,
-  jwks: JwksCache,
-  store: RevocationStore | undefined,
+  broker: Broker,
   now: number,
   id?: string,
+  keepAlive?: KeepAlive,
 ): Promise<Response> {
-  const admin = await authenticateAdmin(request, config, jwks, now);
+  const { config, revocations: store } = broker;
+  const admin = await authenticateAdmin(request, broker, now, keepAlive);
   if (!admin.ok) {
     audit({ event: "admin", outcome: "denied", action, ...refusalFields(admin.error) }, now);
     return adminRefusalResponse(admin.error, config);
@@ -69,7 +69,7 @@ export async function adminRevocations(
       });
     }
     case "list_revocations": {
-      const snapshot = await store.snapshot(now);
+      const snapshot = await store.snapshot(now, keepAlive);
       if (!snapshot.ok) return storeFailure(snapshot.error, action, who, now);
       audit({ event: "admin", outcome: "granted", action, reason: "listed", ...who }, now);
       const revocations = snapshot.value.entries.filter((e) => e.expiresAt === undefined || now < e.expiresAt);

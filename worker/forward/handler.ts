@@ -1,41 +1,28 @@
 import { audit, sha256Hex } from "../audit.ts";
-import type { Config } from "../config.ts";
+import type { Broker } from "../broker.ts";
 import type { Caller } from "../entra-token.ts";
+import type { KeepAlive } from "../jwks.ts";
+import { issuedLifetime } from "../lifetime.ts";
 import { readBearerToken } from "./bearer.ts";
 import { toOriginHeaders } from "./headers.ts";
-import { createMintedTokens, type MintedTokens } from "./minted-tokens.ts";
-import { failureReason, failureResponse, type ForwardFailure } from "./refusals.ts";
+import { failureResponse, type ForwardFailure } from "./refusals.ts";
 import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "./route-table.ts";
 import { sendToOrigin } from "./send.ts";
-import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
-import type { JwksCache } from "../jwks.ts";
-import { issuedLifetime } from "../lifetime.ts";
 import { decide } from "../policy.ts";
 import { firstRevoked } from "../revocations/guard.ts";
-import type { RevocationStore } from "../revocations/store.ts";
 import { forwardGuardResponse, guardCaller, guardFields, type GuardRefusal } from "../safeguards.ts";
 
 // Forward mode: bearer ─► verify Entra token ─► policy (route scopes for the method) ─► mint (or
 // reuse) ─► send to origin ─► stream back. Returns undefined when no route matches, so the
 // broker's 404 answers.
 
-// Per isolate, per parsed config: a minted token is only ever reused under the exact settings
-// (keys, policy) it was produced with. Verified callers are shared with POST /token.
-const mintedByConfig = new WeakMap<Config, MintedTokens>();
-
-function mintedTokensFor(config: Config): MintedTokens {
-  let tokens = mintedByConfig.get(config);
-  if (!tokens) mintedByConfig.set(config, (tokens = createMintedTokens(config.signingKeys)));
-  return tokens;
-}
-
 export async function forward(
   request: Request,
-  config: Config,
-  jwks: JwksCache,
+  broker: Broker,
   now: number,
-  revocations?: RevocationStore,
+  keepAlive?: KeepAlive,
 ): Promise<Response | undefined> {
+  const { config } = broker;
   if (!config.forward) return undefined;
   const url = new URL(request.url);
   if (isBrokerPath(url.pathname)) return undefined;
@@ -48,7 +35,7 @@ export async function forward(
       {
         event: "forward",
         outcome: failure.stage === "origin" ? "error" : "denied",
-        reason: failureReason(failure),
+        reason: failure.reason,
         ...base,
         ...fields,
       },
@@ -58,13 +45,11 @@ export async function forward(
   };
 
   const bearer = readBearerToken(request.headers, url);
-  if (!bearer.ok) return refuse({ stage: "bearer", problem: bearer.error });
-  const token = bearer.value;
-  const hash = await tokenHash(token);
+  if (!bearer.ok) return refuse({ stage: "bearer", ...bearer.error });
 
-  const verified = await verifiedCallersFor(config, jwks).verify(token, hash, now);
-  if (!verified.ok) return refuse({ stage: "verify", problem: verified.error });
-  const caller = verified.value;
+  const verified = await broker.callers.verify(bearer.value, now, keepAlive);
+  if (!verified.ok) return refuse({ stage: "verify", ...verified.error });
+  const { caller, subjectKey } = verified.value;
   const fields = callerFields(caller, now);
   const guardRefusal = (refusal: GuardRefusal, extra: Record<string, unknown> = {}) => {
     const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
@@ -78,28 +63,29 @@ export async function forward(
   const guarded = await guardCaller(
     config.operations,
     config.policy.rateLimits,
-    revocations,
+    broker.revocations,
     caller,
     route.origin,
     now,
+    keepAlive,
   );
   if (!guarded.ok) return guardRefusal(guarded.error);
   const revoked = guarded.value.revocations;
 
   const scopes = scopesFor(route, method);
   if (!scopes)
-    return refuse({ stage: "method", problem: "method_not_routed", allow: allowedMethods(route) ?? [] }, fields);
+    return refuse({ stage: "method", reason: "method_not_routed", allow: allowedMethods(route) ?? [] }, fields);
   const decision = decide(caller, { resource: route.origin, scopes }, config.policy);
-  if (!decision.ok) return refuse({ stage: "policy", denial: decision.error, scopes }, fields);
+  if (!decision.ok) return refuse({ stage: "policy", ...decision.error, routeScopes: scopes }, fields);
   const grant = decision.value;
   const ruleRevoked = firstRevoked(revoked, [["rule", grant.rule]], now);
   if (ruleRevoked) return guardRefusal(ruleRevoked, { rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
-  if (!lifetime.ok) return refuse({ stage: "lifetime", problem: lifetime.error }, fields);
+  if (!lifetime.ok) return refuse({ stage: "lifetime", ...lifetime.error }, fields);
   const ttlSeconds = lifetime.value;
-  const { issued, reused } = await mintedTokensFor(config).get(
-    hash,
+  const { issued, reused } = await broker.mintedTokens.get(
+    subjectKey,
     { issuer: config.issuer, caller, grant, ttlSeconds, now },
     (jti) => firstRevoked(revoked, [["token", jti]], now) !== undefined,
   );
@@ -119,7 +105,7 @@ export async function forward(
     { url: targetUrl(route, url), method, headers: toOriginHeaders(request.headers, issued.token), body: request.body },
     config.forward.timeoutMs,
   );
-  if (!sent.ok) return refuse({ stage: "origin", problem: sent.error }, tokenFields);
+  if (!sent.ok) return refuse({ stage: "origin", ...sent.error }, tokenFields);
   audit(
     {
       event: "forward",

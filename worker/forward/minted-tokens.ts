@@ -5,7 +5,8 @@ import type { SigningKeys } from "../signing-keys.ts";
 import { BoundedLru } from "../lru.ts";
 
 // Downstream tokens are reused across requests of the same caller to the same origin with the
-// same scopes, so forwarding signs once per token lifetime rather than once per request.
+// same scopes, so the broker signs once per token lifetime rather than once per request (POST /token
+// and forward mode alike).
 // Keyed by the hash of the caller's Entra token (one caller, one token) + the grant; concurrent
 // misses for one key share a single signature.
 

@@ -1,39 +1,31 @@
 import type { VerificationProblem } from "../entra-token.ts";
+import { KEYS_UNAVAILABLE } from "../keys-unavailable.ts";
+import type { LifetimeProblem } from "../lifetime.ts";
 import type { Denial } from "../policy.ts";
 import type { BearerProblem } from "./bearer.ts";
-import type { OriginProblem } from "./send.ts";
+import type { UpstreamProblem } from "./send.ts";
 
 // Every way a forwarded request can be refused or fail, and the one place where each becomes an
 // HTTP response. Token refusals follow RFC 6750 §3: a WWW-Authenticate: Bearer challenge with the
 // error code; the precise reason goes only to the audit log.
 
+// Same shape as the token endpoint's failures: `{ stage, reason, ...details }`.
 export type ForwardFailure =
-  | { readonly stage: "bearer"; readonly problem: BearerProblem }
-  | { readonly stage: "verify"; readonly problem: VerificationProblem }
-  | { readonly stage: "lifetime"; readonly problem: "subject_token_expiring" }
-  | { readonly stage: "method"; readonly problem: "method_not_routed"; readonly allow: readonly string[] }
-  | { readonly stage: "policy"; readonly denial: Denial; readonly scopes: readonly string[] }
-  | { readonly stage: "origin"; readonly problem: OriginProblem };
-
-/** How long a caller should wait before retrying while Entra's keys cannot be fetched. */
-const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
-
-export function failureReason(failure: ForwardFailure): string {
-  switch (failure.stage) {
-    case "policy":
-      return failure.denial.reason;
-    default:
-      return failure.problem;
-  }
-}
+  | ({ readonly stage: "bearer" } & BearerProblem)
+  | ({ readonly stage: "verify" } & VerificationProblem)
+  | ({ readonly stage: "lifetime" } & LifetimeProblem)
+  | { readonly stage: "method"; readonly reason: "method_not_routed"; readonly allow: readonly string[] }
+  // The route's scopes (not the denial's own details): the challenge names what the route requires.
+  | ({ readonly stage: "policy"; readonly routeScopes: readonly string[] } & Denial)
+  | ({ readonly stage: "origin" } & UpstreamProblem);
 
 export function failureResponse(failure: ForwardFailure, realm: string): Response {
   switch (failure.stage) {
     case "bearer":
-      switch (failure.problem) {
+      switch (failure.reason) {
         case "token_missing":
-          // The issue asks for invalid_token here too (RFC 6750 §3.1 would allow omitting the
-          // code); machine callers then branch on one code for "get a (new) token".
+          // invalid_token here too (RFC 6750 §3.1 would allow omitting the code): machine
+          // callers then branch on one code for "get a (new) token".
           return challenge(
             401,
             realm,
@@ -51,13 +43,10 @@ export function failureResponse(failure: ForwardFailure, realm: string): Respons
           );
       }
     case "verify":
-      if (failure.problem === "jwks_unavailable") {
+      if (failure.reason === "jwks_unavailable") {
         return Response.json(
-          {
-            error: "temporarily_unavailable",
-            error_description: "Entra ID signing keys are unavailable right now; retry later",
-          },
-          { status: 503, headers: { ...NO_STORE, "retry-after": String(KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS) } },
+          { error: KEYS_UNAVAILABLE.error, error_description: KEYS_UNAVAILABLE.description },
+          { status: 503, headers: { ...NO_STORE, "retry-after": String(KEYS_UNAVAILABLE.retryAfterSeconds) } },
         );
       }
       // Deliberately the same for every verification failure: the reason is in the audit log.
@@ -81,10 +70,10 @@ export function failureResponse(failure: ForwardFailure, realm: string): Respons
         realm,
         "insufficient_scope",
         "the caller is not granted this origin with the scopes this route requires",
-        failure.scopes,
+        failure.routeScopes,
       );
     case "origin":
-      return failure.problem === "origin_timeout"
+      return failure.reason === "origin_timeout"
         ? Response.json(
             { error: "origin_timeout", error_description: "the origin did not answer in time" },
             { status: 504, headers: NO_STORE },

@@ -1,7 +1,7 @@
 import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "../document.ts";
 import { isObject } from "../json.ts";
-import { canonicalOrigin } from "../origin.ts";
-import { SCOPE_TOKEN } from "../policy.ts";
+import { canonicalOrigin } from "../lib/origin.ts";
+import { ITEM_NAME as ROUTE_NAME, LDH_HOST as HOST_NAME, SCOPE_TOKEN } from "../lib/syntax.ts";
 import { ok, type Result } from "../result.ts";
 
 // Forward-mode routes are configuration (ROUTES in wrangler.toml): which incoming host and/or
@@ -28,9 +28,6 @@ export interface RouteTable {
 
 /** A table beyond this is a mistake; matching scans the candidates for a host linearly. */
 const MAX_ROUTES = 1_000;
-const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** LDH labels, lower case, at least one character; no port, no trailing dot. */
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 /** RFC 9110 §5.6.2 token, upper case: the methods people write in a route. */
 const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]{0,31}$/;
 const ANY_METHOD = "*";

@@ -5,7 +5,9 @@ import { toCallerHeaders } from "./headers.ts";
 // covers the wait for response headers only: once the origin answers, a long streaming body is
 // the caller's business, not a hang.
 
-export type OriginProblem = "origin_timeout" | "origin_unreachable";
+export interface UpstreamProblem {
+  readonly reason: "origin_timeout" | "origin_unreachable";
+}
 
 export interface OutboundRequest {
   readonly url: string;
@@ -17,7 +19,7 @@ export interface OutboundRequest {
 export async function sendToOrigin(
   outbound: OutboundRequest,
   timeoutMs: number,
-): Promise<Result<Response, OriginProblem>> {
+): Promise<Result<Response, UpstreamProblem>> {
   const controller = new AbortController();
   const timer = setTimeout(
     () => controller.abort(new DOMException("origin did not answer in time", "TimeoutError")),
@@ -35,7 +37,7 @@ export async function sendToOrigin(
       signal: controller.signal,
     });
   } catch {
-    return err(controller.signal.aborted ? "origin_timeout" : "origin_unreachable");
+    return err({ reason: controller.signal.aborted ? "origin_timeout" : "origin_unreachable" });
   } finally {
     clearTimeout(timer);
   }

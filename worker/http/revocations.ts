@@ -1,7 +1,9 @@
+import type { Broker } from "../broker.ts";
 import type { Config } from "../config.ts";
+import type { KeepAlive } from "../jwks.ts";
 import type { RevocationKind } from "../revocations/entry.ts";
 import { revocationsNow } from "../revocations/guard.ts";
-import { REFRESH_SECONDS, type RevocationStore } from "../revocations/store.ts";
+import { REFRESH_SECONDS } from "../revocations/store.ts";
 
 // GET /revocations: what origins need to refuse tokens that were minted before a revocation.
 // Only kinds that a minted token carries (client_id/sub, tid, jti) or that name its grant (rule),
@@ -11,13 +13,10 @@ import { REFRESH_SECONDS, type RevocationStore } from "../revocations/store.ts";
 
 const PUBLISHED_KINDS: ReadonlySet<RevocationKind> = new Set(["client", "tenant", "rule", "token"]);
 
-export async function publishedRevocations(
-  config: Config,
-  store: RevocationStore | undefined,
-  now: number,
-): Promise<Response> {
+export async function publishedRevocations(broker: Broker, now: number, keepAlive?: KeepAlive): Promise<Response> {
+  const { config, revocations: store } = broker;
   const longestLifetime = longestTokenLifetime(config);
-  const current = await revocationsNow(store, now);
+  const current = await revocationsNow(store, now, keepAlive);
   if (!current.ok) {
     return Response.json(
       { error: "temporarily_unavailable", error_description: "revocations cannot be read right now; retry later" },

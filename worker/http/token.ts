@@ -1,50 +1,47 @@
 import { audit, sha256Hex } from "../audit.ts";
-import type { Config } from "../config.ts";
+import type { Broker } from "../broker.ts";
 import type { Caller } from "../entra-token.ts";
-import { reasonOf, toWireError, type ExchangeFailure } from "../errors.ts";
+import { toWireError, type ExchangeFailure } from "../errors.ts";
 import { readExchangeRequest } from "../exchange-request.ts";
-import { tokenHash, verifiedCallersFor } from "../verified-callers.ts";
-import type { JwksCache } from "../jwks.ts";
+import type { KeepAlive } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
-import { mint } from "../mint.ts";
 import { decide } from "../policy.ts";
 import { firstRevoked } from "../revocations/guard.ts";
-import type { RevocationStore } from "../revocations/store.ts";
 import { guardCaller, guardFields, tokenGuardResponse, type GuardRefusal } from "../safeguards.ts";
 
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
 export async function tokenExchange(
   request: Request,
-  config: Config,
-  jwks: JwksCache,
+  broker: Broker,
   now: number,
-  revocations?: RevocationStore,
+  keepAlive?: KeepAlive,
 ): Promise<Response> {
+  const { config } = broker;
   const parsed = await readExchangeRequest(request);
-  if (!parsed.ok) return deny({ stage: "request", problem: parsed.error }, now);
+  if (!parsed.ok) return deny({ stage: "request", ...parsed.error }, now);
   const exchange = parsed.value;
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
   // the bounded verification cache makes a repeat cost a hash instead of RSA + claim checks.
-  const callers = verifiedCallersFor(config, jwks);
-  const verified = await callers.verify(exchange.subjectToken, await tokenHash(exchange.subjectToken), now);
-  if (!verified.ok) return deny({ stage: "verify", problem: verified.error }, now, { resource: exchange.resource });
-  const caller = verified.value;
+  const verified = await broker.callers.verify(exchange.subjectToken, now, keepAlive);
+  if (!verified.ok) return deny({ stage: "verify", ...verified.error }, now, { resource: exchange.resource });
+  const { caller, subjectKey } = verified.value;
 
   // Revocations and rate limits, on every request: a cached verification must not outlive a revocation.
   const guarded = await guardCaller(
     config.operations,
     config.policy.rateLimits,
-    revocations,
+    broker.revocations,
     caller,
     exchange.resource,
     now,
+    keepAlive,
   );
   if (!guarded.ok) return refuse(guarded.error, now, callerFields(caller, now, exchange.resource));
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
-    return deny({ stage: "policy", denial: decision.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "policy", ...decision.error }, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
   const ruleRevoked = firstRevoked(guarded.value.revocations, [["rule", grant.rule]], now);
   if (ruleRevoked)
@@ -52,10 +49,18 @@ export async function tokenExchange(
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
-    return deny({ stage: "lifetime", problem: lifetime.error }, now, callerFields(caller, now, exchange.resource));
+    return deny({ stage: "lifetime", ...lifetime.error }, now, callerFields(caller, now, exchange.resource));
   const ttlSeconds = lifetime.value;
 
-  const issued = await mint({ issuer: config.issuer, caller, grant, ttlSeconds, now }, config.signingKeys);
+  // A service that exchanges the same Entra token for the same grant again gets the token it was
+  // given before while that has life left (the rule forward mode follows): one signature per
+  // token lifetime instead of one per call, and one live token per caller and origin.
+  // A reused token whose jti has been revoked is replaced, never handed out again.
+  const { issued, reused } = await broker.mintedTokens.get(
+    subjectKey,
+    { issuer: config.issuer, caller, grant, ttlSeconds, now },
+    (jti) => firstRevoked(guarded.value.revocations, [["token", jti]], now) !== undefined,
+  );
   audit(
     {
       event: "token_exchange",
@@ -68,7 +73,9 @@ export async function tokenExchange(
       scope: issued.scope,
       jti: issued.jti,
       exp: issued.expiresAt,
-      token_sha256: await sha256Hex(issued.token),
+      token_reused: reused,
+      // The hash names a token once, when it is minted; a reuse is named by its jti.
+      ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
     },
     now,
   );
@@ -77,7 +84,7 @@ export async function tokenExchange(
       access_token: issued.token,
       issued_token_type: exchange.requestedTokenType,
       token_type: "Bearer",
-      expires_in: issued.expiresIn,
+      expires_in: issued.expiresAt - now,
       scope: issued.scope,
     },
     { headers: NO_STORE },
@@ -89,7 +96,7 @@ const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
 
 function deny(failure: ExchangeFailure, now: number, fields: Record<string, unknown> = {}): Response {
   const wire = toWireError(failure);
-  audit({ event: "token_exchange", outcome: "denied", reason: reasonOf(failure), ...fields }, now);
+  audit({ event: "token_exchange", outcome: "denied", reason: failure.reason, ...fields }, now);
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });

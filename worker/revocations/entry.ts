@@ -1,4 +1,5 @@
-import { canonicalOrigin } from "../origin.ts";
+import { canonicalOrigin } from "../lib/origin.ts";
+import { GUID, ITEM_NAME } from "../lib/syntax.ts";
 import { isObject } from "../json.ts";
 import { err, ok, type Result } from "../result.ts";
 
@@ -43,16 +44,13 @@ export const MAX_EXPIRES_IN_SECONDS = 90 * 24 * 3600;
 /** Caps the request body: the JSON above is a few hundred bytes. */
 export const MAX_REQUEST_BYTES = 4096;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** Same syntax as a policy rule name. */
-const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** A minted token's jti is a UUID; other issuers' jti values are opaque, so allow a safe superset. */
 const JTI = /^[A-Za-z0-9._~-]{1,128}$/;
 
 const VALUE_RULES: Record<RevocationKind, { readonly test: (value: string) => boolean; readonly what: string }> = {
   client: { test: (v) => GUID.test(v), what: "a lower-case GUID client app id" },
   tenant: { test: (v) => GUID.test(v), what: "a lower-case GUID tenant id" },
-  rule: { test: (v) => RULE_NAME.test(v), what: "a policy rule name" },
+  rule: { test: (v) => ITEM_NAME.test(v), what: "a policy rule name" },
   origin: { test: (v) => canonicalOrigin(v).ok, what: "a canonical origin such as https://api.example.com" },
   token: { test: (v) => JTI.test(v), what: "a minted token's jti" },
 };

@@ -1,5 +1,6 @@
 import type { Revocation, RevocationKind } from "./entry.ts";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, type RevocationSnapshot, type RevocationStore } from "./store.ts";
+import type { KeepAlive } from "../jwks.ts";
 import { err, ok, type Result } from "../result.ts";
 
 // The revocation check both routes run after the caller is verified: one list per request (from
@@ -18,9 +19,10 @@ export type RevocationRefusal =
 export async function revocationsNow(
   store: RevocationStore | undefined,
   now: number,
+  keepAlive?: KeepAlive,
 ): Promise<Result<RevocationSnapshot | undefined, RevocationsUnavailable>> {
   if (!store) return ok(undefined);
-  const snapshot = await store.snapshot(now);
+  const snapshot = await store.snapshot(now, keepAlive);
   if (snapshot.ok) return snapshot;
   return err({
     reason: "revocations_unavailable",

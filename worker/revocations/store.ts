@@ -1,6 +1,7 @@
 import { err, ok, type Result } from "../result.ts";
 import { isActive, readStoredEntry, type Revocation, type RevocationKind, type RevocationRequest } from "./entry.ts";
 import { isObject } from "../json.ts";
+import type { KeepAlive } from "../jwks.ts";
 
 // Revocations live in one Workers KV document. KV is the store Workers already has for globally
 // replicated, read-mostly state: reads are served from the nearest location, writes reach every
@@ -30,6 +31,10 @@ export const KV_TIMEOUT_MS = 2000;
 export const FAILURE_RETRY_SECONDS = 1;
 /** What a client is told to wait when the list cannot be read and the last one is too old. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/** Past the read timeout, a read another request started is taken over (its request may be gone). */
+const READ_LEASE_SLACK_MS = 500;
+/** How often a request waiting for another request's read looks at the outcome. */
+const WAIT_POLL_MS = 10;
 /** Active revocations are a handful; the cap keeps the document (and each isolate's copy) small. */
 export const MAX_REVOCATIONS = 1000;
 
@@ -49,7 +54,7 @@ export interface RevocationSnapshot {
 
 export interface RevocationStore {
   /** The current list: cached, refreshed, or the last known within MAX_STALE_SECONDS. */
-  snapshot(now: number): Promise<Result<RevocationSnapshot, StoreProblem>>;
+  snapshot(now: number, keepAlive?: KeepAlive): Promise<Result<RevocationSnapshot, StoreProblem>>;
   add(request: RevocationRequest, revokedBy: string, now: number): Promise<Result<Revocation, StoreProblem>>;
   remove(id: string, now: number): Promise<Result<Revocation, StoreProblem>>;
   /** KV reads performed since creation: tests and the bench count them. */
@@ -66,7 +71,8 @@ interface LocalWrite {
 export function createRevocationStore(kv: KVNamespace): RevocationStore {
   let last: RevocationSnapshot | undefined;
   let lastFailureAt = Number.NEGATIVE_INFINITY;
-  let inflight: Promise<void> | undefined;
+  /** Set while one request reads the list; the others never await that request's promise. */
+  let lease: object | undefined;
   let readCount = 0;
   const localWrites = new Map<string, LocalWrite>();
 
@@ -98,32 +104,43 @@ export function createRevocationStore(kv: KVNamespace): RevocationStore {
     }
   }
 
-  async function refresh(now: number): Promise<void> {
-    if (inflight) return inflight; // single-flight: concurrent requests share one read
-    inflight = readDocument()
-      .then((read) => {
-        if (read.ok) last = withLocalWrites(read.value, now, now);
-        else {
-          lastFailureAt = now;
-          console.error(
-            JSON.stringify({
-              event: "revocations_unavailable",
-              detail: read.error.reason === "revocations_unavailable" ? read.error.detail : read.error.reason,
-            }),
-          );
-        }
-      })
-      .finally(() => {
-        inflight = undefined;
-      });
-    return inflight;
+  /** Reads the list in this request's own context; keepAlive lets it finish if this client goes away. */
+  async function refresh(now: number, keepAlive?: KeepAlive): Promise<void> {
+    const mine = {};
+    lease = mine;
+    const done = readDocument().then((read) => {
+      if (lease !== mine) return; // taken over after it ran too long: the newer read decides
+      lease = undefined;
+      if (read.ok) last = withLocalWrites(read.value, now, now);
+      else {
+        lastFailureAt = now;
+        const detail = read.error.reason === "revocations_unavailable" ? read.error.detail : read.error.reason;
+        console.error(JSON.stringify({ event: "revocations_unavailable", detail }));
+      }
+    });
+    keepAlive?.(done);
+    await done;
+  }
+
+  /**
+   * Waits, in this request's own context, for another request's read to end; false if it never
+   * does (on Workers a promise tied to a cancelled request may never settle, so it is not awaited).
+   */
+  async function awaitOtherRead(): Promise<boolean> {
+    const theirs = lease;
+    const deadline = performance.now() + KV_TIMEOUT_MS + READ_LEASE_SLACK_MS;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+      if (lease !== theirs) return true;
+    }
+    return false;
   }
 
   async function write(
     now: number,
     change: (entries: Revocation[]) => Result<Revocation, StoreProblem>,
     removed: boolean,
-  ) {
+  ): Promise<Result<Revocation, StoreProblem>> {
     // Read-modify-write of the whole document, always from KV (never from the cached list), so
     // a write made elsewhere a while ago is not lost. KV has no compare-and-swap: two admins
     // writing in the same second could still race, which the admin API documents.
@@ -145,10 +162,16 @@ export function createRevocationStore(kv: KVNamespace): RevocationStore {
 
   return {
     reads: () => readCount,
-    async snapshot(now) {
+    async snapshot(now, keepAlive) {
       const fresh = last && now - last.readAt < REFRESH_SECONDS && now >= last.readAt;
-      if (!fresh && now - lastFailureAt >= FAILURE_RETRY_SECONDS) await refresh(now);
-      else if (inflight) await inflight;
+      if (!fresh && now - lastFailureAt >= FAILURE_RETRY_SECONDS) {
+        if (!lease) await refresh(now, keepAlive);
+        // Another request is reading: a list within the bound serves meanwhile; without one, wait for it.
+        else if (!last && !(await awaitOtherRead())) {
+          lease = undefined; // that read never finished (its request was cancelled): read ourselves
+          await refresh(now, keepAlive);
+        }
+      }
       if (last && now - last.readAt <= MAX_STALE_SECONDS) return ok(last);
       return err({
         reason: "revocations_unavailable",

@@ -13,6 +13,8 @@ export interface Script {
   stallBody?: boolean;
   /** Stream this many bytes of `[` without a Content-Length. */
   streamBytes?: number;
+  /** Send `body` with chunked transfer encoding: no Content-Length to check in advance. */
+  chunked?: boolean;
   /** Drop the connection without an answer. */
   destroy?: boolean;
 }

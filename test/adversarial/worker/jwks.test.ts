@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_JWKS_BYTES } from "../../../worker/jwks.ts";
 import { captureLog } from "../../worker/support/audit-log.ts";
 import { b64url, scenario } from "../../worker/support/scenario.ts";
 import {
@@ -57,6 +58,18 @@ describe("an endpoint that does not answer with keys", () => {
       expect(await keyHits()).toBe(1);
     });
   }
+
+  it("answers 503 to valid JSON padded past the 64 KiB cap, chunked with no Content-Length (the stream is what is capped)", async () => {
+    const padded = JSON.stringify({ keys: [publicJwk()], padding: "x".repeat(MAX_JWKS_BYTES) });
+    const { s, keyHits } = await hostileKeysScenario({ body: padded, chunked: true });
+    await expectRefused(await s.exchange(), log, UNAVAILABLE);
+    expect(await keyHits()).toBe(1);
+  });
+
+  it("accepts the same document chunked under the cap: only the size made the padded one fail", async () => {
+    const { s } = await hostileKeysScenario({ body: jwks(publicJwk()) + " ".repeat(1000), chunked: true });
+    expect((await s.exchange()).status).toBe(200);
+  });
 
   it("gives up on a body that never finishes (headers sent, then silence) within the fetch timeout", async () => {
     const { s, keyHits } = await hostileKeysScenario({ stallBody: true });

@@ -48,13 +48,11 @@ const requestReasons: Record<Exclude<RequestProblem["reason"], "parameter_repeat
 };
 const failures: ExchangeFailure[] = [
   ...Object.keys(requestReasons).map(
-    (reason) => ({ stage: "request", problem: { reason, problem: "not_a_url" } }) as ExchangeFailure,
+    (reason) => ({ stage: "request", reason, origin: "not_a_url" }) as ExchangeFailure,
   ),
-  ...SINGLE_VALUED.map(
-    (parameter) => ({ stage: "request", problem: { reason: "parameter_repeated", parameter } }) as const,
-  ),
-  { stage: "verify", problem: "signature_invalid" },
-  { stage: "verify", problem: "jwks_unavailable" },
+  ...SINGLE_VALUED.map((parameter) => ({ stage: "request", reason: "parameter_repeated", parameter }) as const),
+  { stage: "verify", reason: "signature_invalid" },
+  { stage: "verify", reason: "jwks_unavailable" },
 ];
 const CATALOGUE = new Set(
   failures.map((f) => {

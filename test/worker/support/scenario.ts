@@ -52,6 +52,9 @@ export interface TokenOptions {
   version?: "1.0" | "2.0";
 }
 
+/** Env objects made by `deployment()`: passed through as they are, not rebuilt per request. */
+const deployments = new WeakSet<object>();
+
 export function scenario() {
   const tid = crypto.randomUUID();
   const envOverrides: Partial<Env> = {};
@@ -144,10 +147,20 @@ export function scenario() {
       return state.hits;
     },
 
+    /**
+     * One env object for many requests, as a deployed Worker sees it: the per-config caches (verified
+     * callers, minted tokens) then persist between requests. Pass it as `exchange`'s env.
+     */
+    deployment(overrides: Partial<Env> = {}): Env {
+      const env = s.env(overrides);
+      deployments.add(env);
+      return env;
+    },
+
     /** POST /token with a form built from the defaults plus overrides (undefined removes a field). */
     async exchange(
       form: Record<string, string | string[] | undefined> = {},
-      env: Partial<Env> = {},
+      env: Partial<Env> | Env = {},
     ): Promise<Response> {
       const fields: Record<string, string | string[] | undefined> = {
         grant_type: TOKEN_EXCHANGE,
@@ -171,9 +184,9 @@ export function scenario() {
       );
     },
 
-    async fetch(request: Request, env: Partial<Env> = {}): Promise<Response> {
+    async fetch(request: Request, env: Partial<Env> | Env = {}): Promise<Response> {
       const ctx = createExecutionContext();
-      const response = await worker.fetch(request, s.env(env), ctx);
+      const response = await worker.fetch(request, deployments.has(env) ? (env as Env) : s.env(env), ctx);
       await waitOnExecutionContext(ctx);
       return response;
     },

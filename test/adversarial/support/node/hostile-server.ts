@@ -70,6 +70,12 @@ export async function startHostileServer(): Promise<HostileServer> {
       pump();
       return;
     }
+    if (script.chunked) {
+      const body = script.body ?? "";
+      for (let i = 0; i < body.length; i += 4096) res.write(body.slice(i, i + 4096));
+      res.end();
+      return;
+    }
     res.end(script.bodyBase64 !== undefined ? Buffer.from(script.bodyBase64, "base64") : (script.body ?? ""));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -2,10 +2,10 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { inject } from "vitest";
-import worker from "../../worker/index.ts";
-import type { Env } from "../../worker/config.ts";
-import { DEPLOYER_APP, ORDERS_APP, nowSeconds, scenario, type Scenario } from "./support/scenario.ts";
-import type { Echo } from "./support/origin-echo.ts";
+import worker from "../../../worker/index.ts";
+import type { Env } from "../../../worker/config.ts";
+import { DEPLOYER_APP, ORDERS_APP, nowSeconds, scenario, type Scenario } from "../support/scenario.ts";
+import type { Echo } from "../support/origin-echo.ts";
 
 // Forward mode end to end inside workerd: the Worker forwards to a real (Node, loopback) origin
 // that echoes what it received, so each test can see exactly what crossed the gateway.
@@ -403,6 +403,24 @@ describe("forward mode: refusals (RFC 6750)", () => {
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("30");
     expect(forwardAudit()[0]).toMatchObject({ reason: "jwks_unavailable" });
+  });
+
+  it("answers 503 with Retry-After to a key it has never seen while Entra's key endpoint is down", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now());
+      const s = scenario();
+      const gw = gateway(s);
+      expect((await gw.fetch("/api/items")).status).toBe(200);
+      await s.setKeys({ mode: "down", published: ["key-a", "key-b"] });
+      vi.setSystemTime(Date.now() + 61_000);
+      const response = await gw.fetch("/api/items", { token: await s.token({ kid: "key-b" }) });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("30");
+      expect(forwardAudit().at(-1)).toMatchObject({ reason: "jwks_unavailable" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

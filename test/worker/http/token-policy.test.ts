@@ -1,8 +1,10 @@
+import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "./support/scenario.ts";
-import { captureLog } from "./support/audit-log.ts";
+import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, oauthError, scenario } from "../support/scenario.ts";
+import { captureLog } from "../support/audit-log.ts";
 
-// Deny by default: the decision stage, driven through POST /token so that what is tested is what runs.
+// Deny by default: the decision stage driven through POST /token (the table of decide() itself is
+// in policy.test.ts).
 
 const log = captureLog();
 
@@ -126,5 +128,42 @@ describe("policy decisions", () => {
       { POLICY: policy },
     );
     expect(response.status).toBe(200);
+  });
+
+  it("denies a rule that requires two roles to a caller holding only one of them", async () => {
+    const s = scenario();
+    const rule = {
+      name: "two-roles",
+      match: { roles: ["Inventory.Read", "Inventory.Write"] },
+      grant: { origins: [INVENTORY], scopes: ["inventory.read"], maxTtlSeconds: 60 },
+    };
+    const env = { POLICY: JSON.stringify({ rules: [rule] }) };
+    const one = await s.token({ claims: { roles: ["Inventory.Read"] } });
+    expect((await oauthError(await s.exchange({ subject_token: one }, env))).error).toBe("invalid_target");
+    expect(log.lastReason()).toBe("resource_not_granted");
+    const both = await s.token({ claims: { roles: ["Inventory.Write", "Inventory.Read"] } });
+    expect((await s.exchange({ subject_token: both }, env)).status).toBe(200);
+  });
+
+  it("puts into the minted token only the roles the granting rule required, not all the caller's", async () => {
+    const s = scenario();
+    const token = await s.token({ claims: { roles: ["Inventory.Read", "Admin.All", "Deploy.Write"] } });
+    const response = await s.exchange({ subject_token: token });
+    const minted = decodeJwt(((await response.json()) as { access_token: string }).access_token);
+    expect(minted.roles).toEqual(["Inventory.Read"]);
+    expect(log.lastExchange()).toMatchObject({ roles: ["Inventory.Read"] });
+  });
+
+  it("mints roles [] from a rule that matches on the client alone", async () => {
+    const s = scenario();
+    const rule = {
+      name: "orders-by-client",
+      match: { clients: [ORDERS_APP] },
+      grant: { origins: [INVENTORY], scopes: ["inventory.read"], maxTtlSeconds: 60 },
+    };
+    const token = await s.token({ claims: { roles: ["Inventory.Read", "Admin.All"] } });
+    const response = await s.exchange({ subject_token: token }, { POLICY: JSON.stringify({ rules: [rule] }) });
+    const minted = decodeJwt(((await response.json()) as { access_token: string }).access_token);
+    expect(minted.roles).toEqual([]);
   });
 });

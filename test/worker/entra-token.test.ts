@@ -9,7 +9,7 @@ import {
 } from "./support/scenario.ts";
 import { captureLog } from "./support/audit-log.ts";
 
-// Every check on the Entra token: what is accepted, and each reason a token is refused. The
+// worker/entra-token.ts. Every check on the Entra token: what is accepted, and each reason a token is refused. The
 // client always sees the same generic invalid_request; the audit log carries the reason code.
 
 const log = captureLog();
@@ -113,7 +113,22 @@ const cases: Case[] = [
     claims: () => ({ scp: "user_impersonation", idtyp: "user" }),
   },
   { name: "a token with scp even if idtyp says app", reason: "not_app_only", claims: () => ({ scp: "x" }) },
-  { name: "a token without idtyp", reason: "idtyp_missing", claims: () => ({ idtyp: undefined }) },
+  // Without the optional idtyp claim, app-only means no scp and oid == sub (Microsoft's guidance).
+  {
+    name: "a token without idtyp whose oid differs from sub",
+    reason: "idtyp_missing",
+    claims: () => ({ idtyp: undefined }),
+  },
+  {
+    name: "a token without idtyp and without sub",
+    reason: "idtyp_missing",
+    claims: () => ({ idtyp: undefined, sub: undefined }),
+  },
+  {
+    name: "a token without idtyp with scp, even if oid == sub",
+    reason: "not_app_only",
+    claims: () => ({ idtyp: undefined, oid: "o", sub: "o", scp: "user_impersonation" }),
+  },
   { name: "a user token (idtyp user)", reason: "not_app_only", claims: () => ({ idtyp: "user" }) },
   { name: "a v2 token without azp", reason: "client_id_missing", claims: () => ({ azp: undefined }) },
   {
@@ -149,6 +164,12 @@ describe("POST /token subject token checks", () => {
       await expectRefused(s, token, c.reason, c.env);
     });
   }
+
+  it("accepts an app-only token without idtyp when oid == sub and there is no scp", async () => {
+    const s = scenario();
+    const token = await s.token({ claims: { idtyp: undefined, oid: "sp-object-id", sub: "sp-object-id" } });
+    expect((await s.exchange({ subject_token: token })).status).toBe(200);
+  });
 
   it("accepts a secret-authenticated client when REQUIRE_CERTIFICATE_CLIENTS is false", async () => {
     const s = scenario();

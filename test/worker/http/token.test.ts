@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, nowSeconds, scenario } from "./support/scenario.ts";
-import { captureLog } from "./support/audit-log.ts";
+import { DEPLOY, DEPLOYER_APP, INVENTORY, ORDERS_APP, nowSeconds, scenario } from "../support/scenario.ts";
+import { captureLog } from "../support/audit-log.ts";
 
 const log = captureLog();
 
@@ -69,6 +69,36 @@ describe("POST /token", () => {
     const all = log.lines().join("\n");
     expect(all).not.toContain(access_token.split(".")[2]);
     expect(all).not.toContain(subject.split(".")[2]);
+  });
+
+  it("hands a repeated exchange the token it minted before, audited as a reuse by its jti", async () => {
+    const s = scenario();
+    const env = s.deployment();
+    const subject = await s.token();
+    const first = (await (await s.exchange({ subject_token: subject }, env)).json()) as Record<string, unknown>;
+    const second = (await (await s.exchange({ subject_token: subject }, env)).json()) as Record<string, unknown>;
+    expect(second.access_token).toBe(first.access_token);
+    expect(second.expires_in).toBeLessThanOrEqual(first.expires_in as number);
+    expect(second.expires_in).toBeGreaterThan((first.expires_in as number) - 5);
+    const [minted, reused] = log.exchanges();
+    expect(minted).toMatchObject({ outcome: "granted", token_reused: false });
+    expect(minted!.token_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(reused).toMatchObject({ outcome: "granted", token_reused: true, jti: minted!.jti });
+    expect(reused!.token_sha256).toBeUndefined();
+  });
+
+  it("mints anew for another scope, another origin or another subject token", async () => {
+    const s = scenario();
+    const env = s.deployment();
+    const subject = await s.token();
+    const tokenOf = async (form: Record<string, string>) =>
+      ((await (await s.exchange(form, env)).json()) as { access_token: string }).access_token;
+    const all = await tokenOf({ subject_token: subject });
+    const narrower = await tokenOf({ subject_token: subject, scope: "inventory.list" });
+    const otherSubject = await tokenOf({ subject_token: await s.token({ claims: { uti: "another-token" } }) });
+    expect(new Set([all, narrower, otherSubject]).size).toBe(3);
+    expect(decodeJwt(narrower).scope).toBe("inventory.list");
+    expect(await tokenOf({ subject_token: subject })).toBe(all);
   });
 
   it("grants a role-only rule to any client holding the role", async () => {

@@ -2,7 +2,7 @@ import { exports } from "cloudflare:workers";
 import * as oauth from "oauth4webapi";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { INVENTORY, ORDERS_APP, scenario } from "./support/scenario.ts";
+import { INVENTORY, ORDERS_APP, scenario } from "../support/scenario.ts";
 
 describe("GET /.well-known/jwks.json", () => {
   it("publishes every key's public half, and nothing private", async () => {
