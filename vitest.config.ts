@@ -34,6 +34,7 @@ export default defineConfig({
           include: [
             "test/emulator/**/*.test.ts",
             "test/signer/**/*.test.ts",
+            "test/origin/**/*.test.ts",
             "test/e2e/**/*.test.ts",
             "test/dev/**/*.test.ts",
             "test/tools/**/*.test.ts",

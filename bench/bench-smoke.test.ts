@@ -66,9 +66,15 @@ describe("npm run bench (quick smoke run)", () => {
       "3. memory",
       "4. signer",
       "5. bundle",
+      "6. origin kit",
     ])
       expect(table).toContain(section);
-    expect(targets(r)).toHaveLength(12);
-    expect(renderTargets(r).split("\n")).toHaveLength(12);
+    for (const runtime of [r.originKit.node, r.originKit.workerd])
+      for (const timing of [runtime.floor, runtime.first, runtime.repeated]) {
+        expect(timing.costUs).toBeGreaterThan(0);
+        expect(timing.p99Us).toBeGreaterThanOrEqual(timing.p50Us);
+      }
+    expect(targets(r)).toHaveLength(16);
+    expect(renderTargets(r).split("\n")).toHaveLength(16);
   });
 });

@@ -17,6 +17,13 @@ import {
 } from "./http-load.ts";
 import { startDirectWorker } from "./direct-worker.ts";
 import { connectHeapReader } from "./memory.ts";
+import {
+  benchOriginKit,
+  ORIGIN_KIT_FULL,
+  ORIGIN_KIT_QUICK,
+  type OriginKitPlan,
+  type OriginKitResults,
+} from "./origin-kit.ts";
 import { policyOf } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
 import { revocationsLoad, type RevocationLoadResults } from "./revocations.ts";
@@ -42,6 +49,7 @@ interface Plan {
   readonly memoryTokens: number;
   readonly signerCalls: number;
   readonly signerSignatures: number;
+  readonly originKit: OriginKitPlan;
 }
 
 const FULL: Plan = {
@@ -71,6 +79,7 @@ const FULL: Plan = {
   memoryTokens: 1_000_000,
   signerCalls: 2_000,
   signerSignatures: 400,
+  originKit: ORIGIN_KIT_FULL,
 };
 
 const QUICK: Plan = {
@@ -80,6 +89,7 @@ const QUICK: Plan = {
   memoryTokens: 2_000,
   signerCalls: 50,
   signerSignatures: 10,
+  originKit: ORIGIN_KIT_QUICK,
 };
 
 /** Distinct tokens per /memory request: a few seconds of work, well under any request timeout. */
@@ -114,6 +124,7 @@ export interface BenchResult {
   };
   readonly signer: SignerResults;
   readonly bundle: BundleSize;
+  readonly originKit: OriginKitResults;
   readonly durationSeconds: number;
 }
 
@@ -214,6 +225,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log("5. bundle: wrangler deploy --dry-run");
     const bundle = bundleSize(join(dir, "bundle"));
 
+    log("6. origin kit: verification per request in Node and in workerd");
+    const originKit = await benchOriginKit(plan.originKit, join(dir, "origin-kit"));
+
     return {
       version: 1,
       date: new Date().toISOString(),
@@ -237,6 +251,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       memory,
       signer,
       bundle,
+      originKit,
       durationSeconds: (performance.now() - started) / 1000,
     };
   } finally {

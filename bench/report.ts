@@ -1,4 +1,5 @@
 import type { BenchResult } from "./harness.ts";
+import { originKitRows, originKitTargets } from "./origin-kit.ts";
 import type { PlotCase } from "./plot.ts";
 
 // The table `npm run bench` prints and the targets, judged from one result: every target is a
@@ -128,6 +129,7 @@ export function targets(r: BenchResult): Target[] {
       " MiB",
       `${mib(r.memory.heapBeforeBytes)} before`,
     ),
+    ...originKitTargets(r.originKit).map((k) => t(k.name, k.value, k.op, k.limit, "x", k.basis)),
   ];
 }
 
@@ -254,6 +256,8 @@ export function renderTable(r: BenchResult): string {
 
   row("5. bundle (wrangler deploy --dry-run)", "KiB", "gzip KiB", "", "");
   row("worker/index.ts bundle", f1(r.bundle.bytes / 1024), f1(r.bundle.gzipBytes / 1024), "", "");
+
+  for (const cells of originKitRows(r.originKit)) row(...cells);
 
   // Section rows (their label starts with a digit) in bold; markdown alignment: text left, figures right.
   const all = [

@@ -9,6 +9,8 @@ import { defaultSocketPath } from "./client.ts";
 import { assertNoKeyMaterialInProcess } from "./credential.ts";
 import { SignerError, type SignerErrorCode } from "./errors.ts";
 import { createLogger, type LogLevel } from "./log.ts";
+import { createHttpClient, readCaFile } from "./network.ts";
+import { resourceForOrigin } from "./origin-metadata.ts";
 import { createSignerService } from "./service.ts";
 import { ADMIN_HELP, ADMIN_OPTIONS, runAdmin } from "./admin.ts";
 import { createHttpClient, readCaFile } from "./network.ts";
@@ -113,11 +115,13 @@ Prints an Entra ID access token for SCOPE (default: the broker scope from the co
   --json          print {access_token, token_type, expires_on, scope}
 
 ${CONFIG_HELP}`,
-  exchange: `Usage: broker-signer exchange --resource ORIGIN [--scope SCOPES] [--json] [config options]
+  exchange: `Usage: broker-signer exchange (--resource ORIGIN | --for-origin URL) [--scope SCOPES] [--json] [config options]
 
 Gets an Entra ID token for the broker scope and exchanges it at the broker (RFC 8693) for a token
 for one downstream origin. Prints the downstream access token (or the whole response with --json).
   --resource ORIGIN   the downstream origin, exactly, e.g. https://api.example.com
+  --for-origin URL    read the origin's /.well-known/oauth-protected-resource (RFC 9728) and exchange
+                      for the resource it names, if it names this signer's broker
   --scope SCOPES      space-separated scopes to narrow the grant (optional)
   --json              print {access_token, issued_token_type, token_type, expires_in, scope}
 
@@ -158,6 +162,17 @@ function configFrom(values: Record<string, unknown>, io: CliIo): SignerConfig {
     socketPath: s("socket"),
   };
   return loadConfig(overrides, io.env, io.cwd);
+}
+
+/** `--for-origin`: the origin's RFC 9728 metadata names the resource, and must name our broker. */
+function resourceFromMetadata(originUrl: string, config: SignerConfig): Promise<string> {
+  if (config.brokerUrl === undefined) {
+    throw new SignerError(
+      "ERR_CONFIG",
+      'brokerUrl: not set; set BROKER_SIGNER_BROKER_URL or "brokerUrl" in the config file',
+    );
+  }
+  return resourceForOrigin(createHttpClient(readCaFile(config.caFile)), originUrl, config.brokerUrl);
 }
 
 function logLevel(values: Record<string, unknown>, fallback: LogLevel): LogLevel {
@@ -269,17 +284,25 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
     case "exchange": {
       const { values } = parse(
         rest,
-        { ...CONFIG_OPTIONS, resource: { type: "string" }, scope: { type: "string" }, json: { type: "boolean" } },
+        {
+          ...CONFIG_OPTIONS,
+          resource: { type: "string" },
+          "for-origin": { type: "string" },
+          scope: { type: "string" },
+          json: { type: "boolean" },
+        },
         command,
       );
-      if (values.resource === undefined)
+      const forOrigin = values["for-origin"];
+      if ((values.resource === undefined) === (forOrigin === undefined))
         throw new SignerError(
           "ERR_USAGE",
-          "--resource is required: the downstream origin, e.g. https://api.example.com",
+          "give one of --resource ORIGIN (e.g. https://api.example.com) or --for-origin URL (read from the origin's RFC 9728 metadata)",
         );
       const config = configFrom(values, io);
       const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(values, "warn")) });
-      const out = await service.exchange(values.resource, values.scope);
+      const resource = forOrigin === undefined ? values.resource! : await resourceFromMetadata(forOrigin, config);
+      const out = await service.exchange(resource, values.scope);
       io.stdout(values.json ? JSON.stringify(out) + "\n" : out.access_token + "\n");
       return EXIT.ok;
     }

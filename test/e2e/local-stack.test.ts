@@ -9,6 +9,7 @@ import { SignerError } from "../../signer/errors.ts";
 import { BROKER_SCOPE, IDENTITIES } from "../../dev/sample.ts";
 import { groupAlive } from "../../dev/processes.ts";
 import { startStack, type Stack } from "../../dev/stack.ts";
+import { pythonExampleFile } from "../origin/support/docs-example.ts";
 
 // The real flow, end to end, with every part a separate process on loopback: the Entra ID emulator
 // over HTTPS, the broker under wrangler dev (workerd), a signer daemon per sample identity, the
@@ -106,7 +107,7 @@ describe("the orders service (certificate credential)", () => {
     const result = await call(`${stack.origins.deploy.origin}/deployments`, access_token, "POST");
     expect(result.status).toBe(401);
     expect(result.challenge).toMatch(/^Bearer error="invalid_token"/);
-    expect(result.body.error_description).toBe(`token is for "${stack.origins.inventory.origin}", not for this origin`);
+    expect(result.body.error_description).toBe("The token is for another audience");
   });
 
   it("is refused a token for an origin it has no grant for (invalid_target)", async () => {
@@ -154,6 +155,24 @@ describe("the orders service (certificate credential)", () => {
     );
     expect(wrongAudience.status).toBe(1);
     expect(wrongAudience.stderr).toMatch(/InvalidAudienceError/);
+  });
+
+  it("presents a token that the PyJWT example of docs/origin-kit.md accepts for its route", async () => {
+    const { inventory } = stack.origins;
+    const { access_token } = await stack.signers.orders.client.exchange(inventory.origin, "inventory.read");
+    const run = (audience: string, scope: string) =>
+      spawnSync("/usr/bin/python3", [pythonExampleFile(), stack.broker.origin, audience, scope], {
+        input: access_token,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+    const accepted = run(inventory.origin, "inventory.read");
+    expect(accepted.status, accepted.stderr).toBe(0);
+    expect(JSON.parse(accepted.stdout)).toMatchObject({ client_id: IDENTITIES.orders.appId, aud: inventory.origin });
+    const otherOrigin = run(stack.origins.deploy.origin, "inventory.read");
+    expect(otherOrigin.stderr).toMatch(/^InvalidAudienceError/);
+    const otherScope = run(inventory.origin, "inventory.search");
+    expect(otherScope.stderr).toMatch(/^InsufficientScope: missing scope inventory.search/);
   });
 });
 
@@ -215,13 +234,43 @@ describe("the sample origin", () => {
       .setJti(crypto.randomUUID())
       .sign(await importJWK(active as never, "ES256"));
     const result = await call(`${stack.origins.inventory.origin}/items`, expired);
-    expect(result).toMatchObject({ status: 401, body: { error: "invalid_token", error_description: "token expired" } });
+    expect(result).toMatchObject({
+      status: 401,
+      body: { error: "invalid_token", error_description: "The token expired" },
+    });
   });
 
-  it("refuses a request without a token", async () => {
-    const response = await fetch(`${stack.origins.inventory.origin}/items`);
+  it("refuses a request without a token, pointing at its RFC 9728 metadata (no error code, RFC 6750 §3.1)", async () => {
+    const { origin } = stack.origins.inventory;
+    const response = await fetch(`${origin}/items`);
     expect(response.status).toBe(401);
-    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer error="invalid_token"/);
+    expect(response.headers.get("www-authenticate")).toBe(
+      `Bearer scope="inventory.read", resource_metadata="${origin}/.well-known/oauth-protected-resource"`,
+    );
+  });
+
+  it("names the broker in its protected resource metadata, and the signer exchanges for it from that alone", async () => {
+    const { origin } = stack.origins.inventory;
+    const metadata = (await (await fetch(`${origin}/.well-known/oauth-protected-resource`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(metadata).toMatchObject({ resource: origin, authorization_servers: [stack.broker.origin] });
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [
+        join(REPO, "signer/bin/broker-signer.ts"),
+        "exchange",
+        "--for-origin",
+        origin,
+        "--config",
+        stack.signers.orders.configFile,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    const token = cli.stdout.trim();
+    expect(decodeJwt(token).aud).toBe(origin);
+    expect((await call(`${origin}/items`, token)).status).toBe(200);
   });
 });
 

@@ -20,6 +20,11 @@ export function authorizationServerMetadata(config: Config): Response {
       issuer: config.issuer,
       token_endpoint: `${config.issuer}/token`,
       jwks_uri: `${config.issuer}/.well-known/jwks.json`,
+      // What the broker's published keys sign with, so that verifiers (the origin kit) accept
+      // exactly these algorithms and no other (RFC 8414 has no standard member for this).
+      access_token_signing_alg_values_supported: [
+        ...new Set(config.signingKeys.publicJwks.keys.map((key) => String(key.alg))),
+      ],
       grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
       // The subject token is the credential: no separate client authentication.
       token_endpoint_auth_methods_supported: ["none"],

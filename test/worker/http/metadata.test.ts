@@ -30,6 +30,7 @@ describe("GET /.well-known/oauth-authorization-server", () => {
       token_endpoint: "https://broker.test/token",
       jwks_uri: "https://broker.test/.well-known/jwks.json",
       grant_types_supported: ["urn:ietf:params:oauth:grant-type:token-exchange"],
+      access_token_signing_alg_values_supported: ["ES256", "EdDSA"],
     });
   });
 

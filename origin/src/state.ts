@@ -1,0 +1,51 @@
+import { type BrokerKeys, createBrokerKeys } from "./broker-keys.ts";
+import type { FetchLike, VerifierConfig } from "./options.ts";
+import { createVerifiedTokens, type VerifiedTokens } from "./verified-tokens.ts";
+
+// The kit's per-process (per-isolate on Workers) state, all of it here: one key cache per broker,
+// one verified-token cache per (broker, audience). Every middleware and verifyBrokerToken call with
+// the same broker shares them, so several routes cost one JWKS fetch and one cache.
+
+/** An origin trusts one broker, maybe two during a migration; more caches than this is a leak. */
+const MAX_BROKERS = 16;
+/** Origins verifying tokens for several audiences in one process (a gateway) stay bounded too. */
+const MAX_AUDIENCES = 64;
+
+export interface VerifierState {
+  readonly keys: BrokerKeys;
+  readonly verified: VerifiedTokens;
+}
+
+const brokers = new Map<string, BrokerKeys>();
+const audiences = new Map<string, VerifiedTokens>();
+const fetchIds = new WeakMap<FetchLike, number>();
+let nextFetchId = 0;
+
+export function stateFor(config: VerifierConfig): VerifierState {
+  // A different fetch reaches the broker another way (a service binding, a test's stand-in):
+  // its keys are not interchangeable with the global fetch's.
+  let fetchId = fetchIds.get(config.fetch);
+  if (fetchId === undefined) {
+    fetchId = nextFetchId++;
+    fetchIds.set(config.fetch, fetchId);
+  }
+  const brokerKey = `${fetchId} ${config.issuer}`;
+  let keys = brokers.get(brokerKey);
+  if (!keys) {
+    keys = createBrokerKeys(config.issuer, config.fetch);
+    evictOldest(brokers, MAX_BROKERS);
+    brokers.set(brokerKey, keys);
+  }
+  const audienceKey = `${brokerKey} ${config.audience} ${config.clockSkewSeconds}`;
+  let verified = audiences.get(audienceKey);
+  if (!verified) {
+    verified = createVerifiedTokens();
+    evictOldest(audiences, MAX_AUDIENCES);
+    audiences.set(audienceKey, verified);
+  }
+  return { keys, verified };
+}
+
+function evictOldest<K, V>(map: Map<K, V>, max: number): void {
+  while (map.size >= max) map.delete(map.keys().next().value as K);
+}
