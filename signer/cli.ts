@@ -13,7 +13,6 @@ import { createHttpClient, readCaFile } from "./network.ts";
 import { resourceForOrigin } from "./origin-metadata.ts";
 import { createSignerService } from "./service.ts";
 import { ADMIN_HELP, ADMIN_OPTIONS, runAdmin } from "./admin.ts";
-import { createHttpClient, readCaFile } from "./network.ts";
 import { startSocketServer } from "./socket-server.ts";
 
 export const EXIT = {
