@@ -13,6 +13,9 @@ import { SignerError } from "../../signer/errors.ts";
 // its forwarded requests, the revocation survives a broker restart (wrangler dev's local KV
 // state), and lifting it restores service.
 
+/** The origin kit's default poll interval (30 s) plus the broker's caching of the list (5 s) and slack. */
+const ORIGIN_POLL_WAIT_MS = 45_000;
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const SIGNER_BIN = resolve(import.meta.dirname, "../../signer/bin/broker-signer.ts");
 const run = promisify(execFile);
 let stack: Stack;
@@ -61,8 +64,12 @@ describe("revoking the orders service", () => {
     expect(refused.stderr).toContain("403 insufficient_scope");
   });
 
+  let minted: string;
+
   it("takes effect on the next exchange and on forward mode", async () => {
-    expect(await ordersExchange()).toBeUndefined();
+    const before = await stack.signers.orders.client.exchange(stack.origins.inventory.origin, "inventory.read");
+    minted = before.access_token;
+    expect((await fetch(`${stack.origins.inventory.origin}/items`, { headers: bearer(minted) })).status).toBe(200);
     const revoked = await admin([
       "revoke",
       "--client",
@@ -97,6 +104,22 @@ describe("revoking the orders service", () => {
     });
     expect(forwarded.status).toBe(401);
   });
+
+  it(
+    "reaches the inventory origin: its already-minted token is refused after the origin kit's next poll",
+    async () => {
+      // The kit re-reads GET /revocations every 30 s (and the broker lets it be cached 5 s).
+      const deadline = Date.now() + ORIGIN_POLL_WAIT_MS;
+      let status = 200;
+      while (Date.now() < deadline) {
+        status = (await fetch(`${stack.origins.inventory.origin}/items`, { headers: bearer(minted) })).status;
+        if (status === 401) break;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      expect(status).toBe(401);
+    },
+    ORIGIN_POLL_WAIT_MS + 10_000,
+  );
 
   it("survives a broker restart (local KV state)", async () => {
     await stack.restartBroker();
