@@ -74,7 +74,7 @@ describe("npm run bench (quick smoke run)", () => {
         expect(timing.costUs).toBeGreaterThan(0);
         expect(timing.p99Us).toBeGreaterThanOrEqual(timing.p50Us);
       }
-    expect(targets(r)).toHaveLength(16);
-    expect(renderTargets(r).split("\n")).toHaveLength(16);
+    expect(targets(r)).toHaveLength(17);
+    expect(renderTargets(r).split("\n")).toHaveLength(17);
   });
 });

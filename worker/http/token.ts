@@ -69,13 +69,13 @@ export async function tokenExchange(
       ...callerFields(caller, now, grant.resource),
       roles: grant.roles,
       rule: grant.rule,
-      ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
       scope: issued.scope,
       jti: issued.jti,
       exp: issued.expiresAt,
       token_reused: reused,
       // The hash names a token once, when it is minted; a reuse is named by its jti.
       ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
+      ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
     },
     now,
   );
