@@ -18,6 +18,8 @@ describe("npm run bench (quick smoke run)", () => {
       r.forward.forwarded,
       r.wranglerDev.trivial,
       r.wranglerDev.repeated,
+      r.revocations.off,
+      r.revocations.on,
     ]) {
       expect(load.requests).toBeGreaterThan(0);
       expect(load.errors).toBe(0); // every exchange answered 200: the tokens, policy and routes are right
@@ -56,6 +58,7 @@ describe("npm run bench (quick smoke run)", () => {
     expect(r.signer.exchange.brokerExchanges).toBe(1);
     expect(r.signer.exchange.uncached.p50Ms).toBeGreaterThan(0);
     expect(r.bundle.gzipBytes).toBeGreaterThan(0);
+    expect(r.revocations.ratio).toBeGreaterThan(0);
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
@@ -82,7 +85,7 @@ describe("npm run bench (quick smoke run)", () => {
       expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);
     }
     expect(r.endToEnd.concurrentExchange.calls).toBe(100 * 2);
-    expect(targets(r)).toHaveLength(19);
-    expect(renderTargets(r).split("\n")).toHaveLength(19);
+    expect(targets(r)).toHaveLength(20);
+    expect(renderTargets(r).split("\n")).toHaveLength(20);
   });
 });

@@ -27,6 +27,7 @@ import {
 } from "./origin-kit.ts";
 import { policyOf, SCOPE } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
+import { revocationsLoad, type RevocationLoadResults } from "./revocations.ts";
 import { bundleSize, startDevWorker, type BundleSize, type DevWorker } from "./wrangler.ts";
 import { wrkVersion, type LoadSettings } from "./wrk.ts";
 
@@ -115,6 +116,7 @@ export interface BenchResult {
   };
   readonly load: TokenLoadResults & { readonly settings: LoadSettings };
   readonly forward: ForwardLoadResults;
+  readonly revocations: RevocationLoadResults;
   /** The same broker under `wrangler dev`: what `npm start` serves, not what production would see. */
   readonly wranglerDev: WranglerLoadResults;
   readonly cpu: Record<string, CaseTiming>;
@@ -213,6 +215,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const wranglerDev = await wranglerLoad(wranglerBroker, fixture, origin.origin, dir, plan.load);
     await wranglerBroker.stop(); // the CPU figures below get the machine to themselves
 
+    log("1b. exchange throughput with revocations on vs off");
+    const revocations = await revocationsLoad(
+      fixture,
+      join(dir, "revocations"),
+      origin.origin,
+      plan.load,
+      options.quick,
+    );
+
     log("2-3. CPU per operation inside workerd, policy scaling");
     await setupBenchWorker(cpuWorker, tokens);
     const cpu = await timeCases(cpuWorker, plan.cpu, tokens.length);
@@ -245,6 +256,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       },
       load: { ...load, settings: plan.load },
       forward,
+      revocations,
       wranglerDev,
       cpu,
       memory,

@@ -33,6 +33,14 @@ export function targets(r: BenchResult): Target[] {
   const { forward, endToEnd: e } = r;
   return [
     t(
+      "repeated-token exchange throughput, revocations on / off",
+      r.revocations.ratio,
+      ">=",
+      0.9,
+      "x",
+      `${rps(r.revocations.on.rps)} / ${rps(r.revocations.off.rps)}`,
+    ),
+    t(
       "CPU per fresh exchange (audit written) / (trivial route + 2 × crypto floor)",
       cpu("exchange-fresh") / (cpu("trivial") + 2 * cpu("floor")),
       "<=",
@@ -205,6 +213,15 @@ export function renderTable(r: BenchResult): string {
     f2(w.repeated.p50Ms),
     f2(w.repeated.p99Ms),
     f2(w.repeated.rps / w.trivial.rps),
+  );
+  const rv = r.revocations;
+  row("POST /token, revocations off (baseline)", int(rv.off.rps), f2(rv.off.p50Ms), f2(rv.off.p99Ms), "1.00");
+  row(
+    `POST /token, revocations on (${rv.entries} entries in KV)`,
+    int(rv.on.rps),
+    f2(rv.on.p50Ms),
+    f2(rv.on.p99Ms),
+    f2(rv.ratio),
   );
 
   const c = r.cpu;

@@ -39,6 +39,13 @@ export const IDENTITIES = {
     credential: "certificate",
     roles: ["Inventory.Search"],
   },
+  admin: {
+    name: "admin",
+    appId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b",
+    description: "the operator's admin tool: may revoke and unrevoke identities (admin API)",
+    credential: "certificate",
+    roles: ["Broker.Admin"],
+  },
   intruder: {
     name: "intruder",
     appId: "3d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a",
@@ -89,7 +96,12 @@ export function sampleTenantFile(input: {
             displayName: "identity-broker",
             identifierUris: [BROKER_APP_ID_URI],
             requestedAccessTokenVersion: 2,
-            appRoles: [{ value: "Inventory.Read" }, { value: "Inventory.Search" }, { value: "Deploy.Production" }],
+            appRoles: [
+              { value: "Inventory.Read" },
+              { value: "Inventory.Search" },
+              { value: "Deploy.Production" },
+              { value: "Broker.Admin" },
+            ],
             // Assignment not required, like many real APIs: the intruder gets a token without roles,
             // which the broker must deny.
             appRoleAssignmentRequired: false,
@@ -124,6 +136,8 @@ export function samplePolicy(origins: SampleOrigins) {
         grant: { origins: [origins.inventory], scopes: ["inventory.search"], maxTtlSeconds: 60 },
       },
     ],
+    // An agent gets fewer requests than a service (tiers are the [[ratelimits]] bindings of dev/broker.ts).
+    rateLimits: { default: "RATE_LIMIT_SERVICE", clients: { [IDENTITIES.agent.appId]: "RATE_LIMIT_AGENT" } },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from "./config.ts";
 import { createMintedTokens, type MintedTokens } from "./forward/minted-tokens.ts";
 import type { JwksCache } from "./jwks.ts";
+import type { RevocationStore } from "./revocations/store.ts";
 import { createVerifiedCallers, type VerifiedCallers } from "./verified-callers.ts";
 
 // What the broker keeps across requests, per isolate and parsed config, created in one place
@@ -13,13 +14,16 @@ export interface Broker {
   readonly callers: VerifiedCallers;
   /** Minted downstream tokens, reused by POST /token and forward mode while they have life left. */
   readonly mintedTokens: MintedTokens;
+  /** The revocation list of the REVOCATIONS binding (shared by every config that binds it); undefined when unbound. */
+  readonly revocations: RevocationStore | undefined;
 }
 
 /** Entra's keys are per URL, not per config, so one key cache serves every config of the isolate. */
-export function createBroker(config: Config, jwks: JwksCache): Broker {
+export function createBroker(config: Config, jwks: JwksCache, revocations: RevocationStore | undefined): Broker {
   return Object.freeze({
     config,
     callers: createVerifiedCallers(config.entra, jwks),
     mintedTokens: createMintedTokens(config.signingKeys),
+    revocations,
   });
 }

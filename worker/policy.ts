@@ -3,6 +3,7 @@ import { GUID, ITEM_NAME as RULE_NAME, SCOPE_TOKEN } from "./lib/syntax.ts";
 import { fieldChecker, parseNamedList, rejectUnknownFields, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
+import { parseRateLimitPolicy, type RateLimitPolicy } from "./rate-limit.ts";
 
 // Policy is data reviewed like code: rules say which callers (by client app id and/or app roles)
 // may get tokens for which exact origins, with which scopes and for how long. Deny by default.
@@ -29,6 +30,8 @@ export interface Policy {
   readonly rules: readonly Rule[];
   /** Rules indexed by granted origin, so a decision costs the same with 10 rules or 10,000. */
   readonly byOrigin: ReadonlyMap<string, readonly Rule[]>;
+  /** Which rate limit tier (a [[ratelimits]] binding) each client is in. */
+  readonly rateLimits: RateLimitPolicy;
 }
 
 /** What policy looks at: nothing else of the token reaches this stage. */
@@ -96,9 +99,15 @@ const MAX_RULES = 100_000;
 export const MAX_RULE_TTL_SECONDS = 24 * 60 * 60;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
-  const parsed = parseNamedList(raw, { field: "rules", kind: "rule", max: MAX_RULES }, parseRule);
+  const parsed = parseNamedList(
+    raw,
+    { field: "rules", kind: "rule", max: MAX_RULES, otherFields: ["rateLimits"] },
+    parseRule,
+  );
   if (!parsed.ok) return parsed;
   const rules = parsed.value;
+  const rateLimits = parseRateLimitPolicy(rateLimitsField(raw));
+  if (!rateLimits.ok) return rateLimits;
 
   const byOrigin = new Map<string, Rule[]>();
   for (const rule of rules) {
@@ -108,7 +117,13 @@ export function parsePolicy(raw: unknown): Result<Policy, string[]> {
       else byOrigin.set(origin, [rule]);
     }
   }
-  return ok(deepFreeze({ rules, byOrigin }));
+  return ok(deepFreeze({ rules, byOrigin, rateLimits: rateLimits.value }));
+}
+
+function rateLimitsField(raw: unknown): unknown {
+  // parseNamedList has already checked that the document parses and is an object.
+  const doc = typeof raw === "string" ? (JSON.parse(raw) as unknown) : raw;
+  return isObject(doc) ? doc.rateLimits : undefined;
 }
 
 function parseRule(value: unknown, report: Report): Rule | undefined {

@@ -278,6 +278,7 @@ async function setup(env: BenchEnv, tokens: string[]): Promise<State> {
   const broker = createBroker(
     config,
     createJwksCache(async () => new Response(jwksText)),
+    undefined, // no REVOCATIONS binding here: the CPU figures are of the exchange itself
   );
   return { tokens, config, jwks, jwksDoc, rsaKeys, brokerKey, brokerJwk, hono, policies, legacy, broker };
 }

@@ -25,6 +25,8 @@ export type FailureReason =
   | "claim_invalid"
   /** Verified, but without every scope this route requires. */
   | "scope_insufficient"
+  /** The broker has revoked the token, its client or its tenant since the token was issued (GET /revocations). */
+  | "token_revoked"
   /** The broker's keys cannot be had (network, status, size, timeout) and none are cached. */
   | "keys_unavailable"
   /** The broker's RFC 8414 metadata or JWKS is unusable (issuer differs, no jwks_uri, no usable algorithm). */

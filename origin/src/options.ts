@@ -20,6 +20,11 @@ export interface BrokerTokenOptions {
   readonly fetch?: FetchLike;
   /** Milliseconds since the epoch; the system clock by default (tests freeze it). */
   readonly clock?: () => number;
+  /**
+   * How often the broker's revocation list (GET /revocations) is re-read, in seconds (default 30,
+   * at least 5); 0 turns the check off. Tokens issued before a matching revocation are refused.
+   */
+  readonly revocationPollSeconds?: number;
 }
 
 /** The middlewares' options: the verification options plus a hook for the operator's log. */
@@ -40,6 +45,8 @@ export interface VerifierConfig {
   readonly clock: () => number;
   /** RFC 9728 §3: this origin's protected resource metadata URL, named in every challenge. */
   readonly resourceMetadata: string;
+  /** 0 = revocations not checked. */
+  readonly revocationPollSeconds: number;
 }
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
@@ -49,6 +56,12 @@ export const MAX_CLOCK_SKEW_SECONDS = 300;
 const MAX_URL_LENGTH = 2048;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** A revoked token keeps working at most this long at an origin (plus the broker's 5 s caching). */
+export const DEFAULT_REVOCATION_POLL_SECONDS = 30;
+/** The broker caches its list for 5 s: polling faster only costs requests. */
+export const MIN_REVOCATION_POLL_SECONDS = 5;
+/** Slower than the longest token lifetime would make the check pointless. */
+export const MAX_REVOCATION_POLL_SECONDS = 3600;
 export const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
 
 const globalFetch: FetchLike = (input, init) => fetch(input, init);
@@ -65,6 +78,16 @@ export function parseOptions(options: BrokerTokenOptions): VerifierConfig {
   }
   if (options.fetch !== undefined && typeof options.fetch !== "function") fail("fetch", "must be a function");
   if (options.clock !== undefined && typeof options.clock !== "function") fail("clock", "must be a function");
+  const poll = options.revocationPollSeconds ?? DEFAULT_REVOCATION_POLL_SECONDS;
+  if (
+    !Number.isInteger(poll) ||
+    (poll !== 0 && (poll < MIN_REVOCATION_POLL_SECONDS || poll > MAX_REVOCATION_POLL_SECONDS))
+  ) {
+    fail(
+      "revocationPollSeconds",
+      `must be 0 (off) or whole seconds from ${MIN_REVOCATION_POLL_SECONDS} to ${MAX_REVOCATION_POLL_SECONDS}`,
+    );
+  }
   return Object.freeze({
     issuer,
     audience,
@@ -73,6 +96,7 @@ export function parseOptions(options: BrokerTokenOptions): VerifierConfig {
     fetch: options.fetch ?? globalFetch,
     clock: options.clock ?? systemClock,
     resourceMetadata: `${audience}${PROTECTED_RESOURCE_PATH}`,
+    revocationPollSeconds: poll,
   });
 }
 

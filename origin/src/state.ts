@@ -1,6 +1,7 @@
 import { type BrokerKeys, createBrokerKeys } from "./broker-keys.ts";
 import type { FetchLike, VerifierConfig } from "./options.ts";
 import { createVerifiedTokens, type VerifiedTokens } from "./verified-tokens.ts";
+import { createRevocations, type Revocations } from "./revocations.ts";
 
 // The kit's per-process (per-isolate on Workers) state, all of it here: one key cache per broker,
 // one verified-token cache per (broker, audience). Every middleware and verifyBrokerToken call with
@@ -14,10 +15,13 @@ const MAX_AUDIENCES = 64;
 export interface VerifierState {
   readonly keys: BrokerKeys;
   readonly verified: VerifiedTokens;
+  /** The broker's revocation list, polled; undefined when the origin turned the check off. */
+  readonly revocations: Revocations | undefined;
 }
 
 const brokers = new Map<string, BrokerKeys>();
 const audiences = new Map<string, VerifiedTokens>();
+const revocationLists = new Map<string, Revocations>();
 const fetchIds = new WeakMap<FetchLike, number>();
 let nextFetchId = 0;
 
@@ -43,7 +47,17 @@ export function stateFor(config: VerifierConfig): VerifierState {
     evictOldest(audiences, MAX_AUDIENCES);
     audiences.set(audienceKey, verified);
   }
-  return { keys, verified };
+  let revocations: Revocations | undefined;
+  if (config.revocationPollSeconds > 0) {
+    const listKey = `${brokerKey} ${config.revocationPollSeconds}`;
+    revocations = revocationLists.get(listKey);
+    if (!revocations) {
+      revocations = createRevocations(config.issuer, config.fetch, config.revocationPollSeconds);
+      evictOldest(revocationLists, MAX_BROKERS);
+      revocationLists.set(listKey, revocations);
+    }
+  }
+  return { keys, verified, revocations };
 }
 
 function evictOldest<K, V>(map: Map<K, V>, max: number): void {

@@ -10,7 +10,7 @@ import { tokenCacheKey } from "./verified-tokens.ts";
 
 // The verification pipeline, shared by verifyBrokerToken and both middlewares. Two halves:
 //   per token (cached by SHA-256): shape → header → key → signature and claims → BrokerToken
-//   per request (always):        lifetime → scopes
+//   per request (always):        lifetime → revocations → scopes
 // New checks slot in as one more stage in the half they belong to.
 
 export interface Verifier {
@@ -55,7 +55,7 @@ function verifyToken(
   const cacheKey = tokenCacheKey(jwt);
   const cached = state.verified.get(cacheKey);
   // A cache hit stays synchronous up to here: a hash and a lookup, no signature, no await.
-  if (cached) return Promise.resolve(checkRequest(cached, config, now));
+  if (cached) return Promise.resolve(checkRequest(cached, config, state, now));
   return verifyFresh(jwt, cacheKey, config, state, now);
 }
 
@@ -71,11 +71,23 @@ async function verifyFresh(
   const verified = await verifySignedToken(jwt, config, state.keys, now);
   if (!verified.ok) return verified;
   state.verified.set(cacheKey, verified.value);
-  return checkRequest(verified.value, config, now);
+  return checkRequest(verified.value, config, state, now);
 }
 
-function checkRequest(token: BrokerToken, config: VerifierConfig, now: number): Result<BrokerToken, Failure> {
+function checkRequest(
+  token: BrokerToken,
+  config: VerifierConfig,
+  state: VerifierState,
+  now: number,
+): Result<BrokerToken, Failure> | Promise<Result<BrokerToken, Failure>> {
   const alive = checkLifetime(token, now);
   if (!alive.ok) return alive;
-  return checkScopes(token, config.scopes);
+  if (!state.revocations) return checkScopes(token, config.scopes);
+  // Synchronous while the revocation list is fresh; a promise only when a poll is due.
+  const current = state.revocations.check(token, now);
+  return current instanceof Promise
+    ? current.then((r) => (r.ok ? checkScopes(token, config.scopes) : r))
+    : current.ok
+      ? checkScopes(token, config.scopes)
+      : current;
 }

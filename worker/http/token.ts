@@ -7,6 +7,8 @@ import { readExchangeRequest } from "../exchange-request.ts";
 import type { KeepAlive } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { decide } from "../policy.ts";
+import { firstRevoked } from "../revocations/guard.ts";
+import { guardCaller, guardFields, tokenGuardResponse, type GuardRefusal } from "../safeguards.ts";
 
 // POST /token: parse ─► verify Entra token ─► policy ─► mint ─► respond. Thin on purpose.
 export async function tokenExchange(
@@ -26,10 +28,25 @@ export async function tokenExchange(
   if (!verified.ok) return deny({ stage: "verify", ...verified.error }, config, now, { resource: exchange.resource });
   const { caller, subjectKey } = verified.value;
 
+  // Revocations and rate limits, on every request: a cached verification must not outlive a revocation.
+  const guarded = await guardCaller(
+    config.operations,
+    config.policy.rateLimits,
+    broker.revocations,
+    caller,
+    exchange.resource,
+    now,
+    keepAlive,
+  );
+  if (!guarded.ok) return refuse(guarded.error, now, callerFields(caller, now, exchange.resource));
+
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
     return deny({ stage: "policy", ...decision.error }, config, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
+  const ruleRevoked = firstRevoked(guarded.value.revocations, [["rule", grant.rule]], now);
+  if (ruleRevoked)
+    return refuse(ruleRevoked, now, { ...callerFields(caller, now, exchange.resource), rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
@@ -39,13 +56,12 @@ export async function tokenExchange(
   // A service that exchanges the same Entra token for the same grant again gets the token it was
   // given before while that has life left (the rule forward mode follows): one signature per
   // token lifetime instead of one per call, and one live token per caller and origin.
-  const { issued, reused } = await broker.mintedTokens.get(subjectKey, {
-    issuer: config.issuer,
-    caller,
-    grant,
-    ttlSeconds,
-    now,
-  });
+  // A reused token whose jti has been revoked is replaced, never handed out again.
+  const { issued, reused } = await broker.mintedTokens.get(
+    subjectKey,
+    { issuer: config.issuer, caller, grant, ttlSeconds, now },
+    (jti) => firstRevoked(guarded.value.revocations, [["token", jti]], now) !== undefined,
+  );
   audit(
     {
       event: "token_exchange",
@@ -60,6 +76,7 @@ export async function tokenExchange(
       token_reused: reused,
       // The hash names a token once, when it is minted; a reuse is named by its jti.
       ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
+      ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
     },
     now,
     config,
@@ -85,6 +102,12 @@ function deny(failure: ExchangeFailure, config: Config, now: number, fields: Rec
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });
+}
+
+function refuse(refusal: GuardRefusal, now: number, fields: Record<string, unknown>): Response {
+  const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
+  audit({ event: "token_exchange", outcome, reason: refusal.reason, ...fields, ...guardFields(refusal) }, now);
+  return tokenGuardResponse(refusal);
 }
 
 function callerFields(caller: Caller, now: number, resource: string) {
