@@ -39,6 +39,7 @@ export default defineConfig({
             "test/dev/**/*.test.ts",
             "test/tools/**/*.test.ts",
             "test/adversarial/signer/**/*.test.ts",
+            "test/tools/**/*.test.ts",
             "bench/**/*.test.ts",
             "test/tools/**/*.test.ts",
           ],

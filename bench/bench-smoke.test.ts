@@ -18,6 +18,8 @@ describe("npm run bench (quick smoke run)", () => {
       r.forward.forwarded,
       r.wranglerDev.trivial,
       r.wranglerDev.repeated,
+      r.revocations.off,
+      r.revocations.on,
     ]) {
       expect(load.requests).toBeGreaterThan(0);
       expect(load.errors).toBe(0); // every exchange answered 200: the tokens, policy and routes are right
@@ -56,6 +58,7 @@ describe("npm run bench (quick smoke run)", () => {
     expect(r.signer.exchange.brokerExchanges).toBe(1);
     expect(r.signer.exchange.uncached.p50Ms).toBeGreaterThan(0);
     expect(r.bundle.gzipBytes).toBeGreaterThan(0);
+    expect(r.revocations.ratio).toBeGreaterThan(0);
 
     const table = renderTable(r);
     expect(table).not.toMatch(/NaN|n\/a|undefined/);
@@ -67,6 +70,7 @@ describe("npm run bench (quick smoke run)", () => {
       "4. signer",
       "5. bundle",
       "6. origin kit",
+      "7. end to end",
     ])
       expect(table).toContain(section);
     for (const runtime of [r.originKit.node, r.originKit.workerd])
@@ -74,7 +78,14 @@ describe("npm run bench (quick smoke run)", () => {
         expect(timing.costUs).toBeGreaterThan(0);
         expect(timing.p99Us).toBeGreaterThanOrEqual(timing.p50Us);
       }
-    expect(targets(r)).toHaveLength(16);
-    expect(renderTargets(r).split("\n")).toHaveLength(16);
+    // End to end: every request of both clients answered 200 (a refusal stops the client), and the
+    // 100 concurrent signer callers all got their cached exchange.
+    for (const load of [r.endToEnd.staticKey, r.endToEnd.brokerToken]) {
+      expect(load.requests).toBeGreaterThan(0);
+      expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);
+    }
+    expect(r.endToEnd.concurrentExchange.calls).toBe(100 * 2);
+    expect(targets(r)).toHaveLength(20);
+    expect(renderTargets(r).split("\n")).toHaveLength(20);
   });
 });

@@ -16,6 +16,7 @@ import {
   type TokenLoadResults,
 } from "./http-load.ts";
 import { startDirectWorker } from "./direct-worker.ts";
+import { benchEndToEnd, type EndToEndPlan, type EndToEndResults } from "./end-to-end.ts";
 import { connectHeapReader } from "./memory.ts";
 import {
   benchOriginKit,
@@ -26,6 +27,7 @@ import {
 } from "./origin-kit.ts";
 import { policyOf, SCOPE } from "./policy-shape.ts";
 import { benchSigner, type SignerResults } from "./signer.ts";
+import { revocationsLoad, type RevocationLoadResults } from "./revocations.ts";
 import { bundleSize, startDevWorker, type BundleSize, type DevWorker } from "./wrangler.ts";
 import { wrkVersion, type LoadSettings } from "./wrk.ts";
 
@@ -49,6 +51,7 @@ interface Plan {
   readonly signerCalls: number;
   readonly signerSignatures: number;
   readonly originKit: OriginKitPlan;
+  readonly endToEnd: EndToEndPlan;
 }
 
 const FULL: Plan = {
@@ -79,6 +82,7 @@ const FULL: Plan = {
   signerCalls: 2_000,
   signerSignatures: 400,
   originKit: ORIGIN_KIT_FULL,
+  endToEnd: { seconds: 4, concurrency: 16, callsPerCaller: 20 },
 };
 
 const QUICK: Plan = {
@@ -89,6 +93,7 @@ const QUICK: Plan = {
   signerCalls: 50,
   signerSignatures: 10,
   originKit: ORIGIN_KIT_QUICK,
+  endToEnd: { seconds: 1, concurrency: 2, callsPerCaller: 2 },
 };
 
 /** Distinct tokens per /memory request: a few seconds of work, well under any request timeout. */
@@ -111,6 +116,7 @@ export interface BenchResult {
   };
   readonly load: TokenLoadResults & { readonly settings: LoadSettings };
   readonly forward: ForwardLoadResults;
+  readonly revocations: RevocationLoadResults;
   /** The same broker under `wrangler dev`: what `npm start` serves, not what production would see. */
   readonly wranglerDev: WranglerLoadResults;
   readonly cpu: Record<string, CaseTiming>;
@@ -121,6 +127,7 @@ export interface BenchResult {
     readonly isolateLimitBytes: number;
   };
   readonly signer: SignerResults;
+  readonly endToEnd: EndToEndResults;
   readonly bundle: BundleSize;
   readonly originKit: OriginKitResults;
   readonly durationSeconds: number;
@@ -201,10 +208,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       resource: origin.origin,
       scope: SCOPE,
     });
+    log("7. end to end: a Node client and origin, static API key vs signer + origin kit; 100 callers of the signer");
+    const endToEnd = await benchEndToEnd(fixture, join(dir, "end-to-end"), broker.origin, origin, SCOPE, plan.endToEnd);
     await Promise.all([broker.stop(), passThrough.stop()]);
     log("1b. the same broker under wrangler dev (its proxy Worker in front), for comparison");
     const wranglerDev = await wranglerLoad(wranglerBroker, fixture, origin.origin, dir, plan.load);
     await wranglerBroker.stop(); // the CPU figures below get the machine to themselves
+
+    log("1b. exchange throughput with revocations on vs off");
+    const revocations = await revocationsLoad(
+      fixture,
+      join(dir, "revocations"),
+      origin.origin,
+      plan.load,
+      options.quick,
+    );
 
     log("2-3. CPU per operation inside workerd, policy scaling");
     await setupBenchWorker(cpuWorker, tokens);
@@ -238,10 +256,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       },
       load: { ...load, settings: plan.load },
       forward,
+      revocations,
       wranglerDev,
       cpu,
       memory,
       signer,
+      endToEnd,
       bundle,
       originKit,
       durationSeconds: (performance.now() - started) / 1000,

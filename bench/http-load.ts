@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { freePort } from "../dev/processes.ts";
@@ -39,15 +39,26 @@ export function forwardRoutes(origin: string): { routes: object[] } {
  * The downstream origin: a small JSON answer, as fast as Node serves one. It does not verify the
  * broker's token: the figure is what the broker adds in front of an origin, not the origin's work.
  */
-export async function startOrigin(): Promise<{ origin: string; close(): Promise<void> }> {
+export interface BenchOrigin {
+  readonly origin: string;
+  /** Serves `path` with `handler` from now on (the end-to-end case adds its authenticated routes). */
+  route(path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void;
+  close(): Promise<void>;
+}
+
+export async function startOrigin(): Promise<BenchOrigin> {
   const body = JSON.stringify({ items: [{ id: 1, name: "widget" }] });
-  const server = createServer((_req, res) =>
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body),
-  );
+  const routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
+  const server = createServer((req, res) => {
+    const handler = routes.get(req.url ?? "");
+    if (handler) return handler(req, res);
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
+    route: (path, handler) => void routes.set(path, handler),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -6,7 +6,7 @@ import type { LoadResult } from "./wrk.ts";
 
 export interface PlotCase {
   readonly label: string;
-  readonly load: LoadResult;
+  readonly load: Pick<LoadResult, "rps" | "p99Ms">;
   /** A baseline (drawn grey) or a measured case (drawn blue). */
   readonly baseline: boolean;
 }

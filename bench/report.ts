@@ -30,8 +30,16 @@ export function targets(r: BenchResult): Target[] {
   const rps = (n: number) => `${int(n)} req/s`;
   const ms = (n: number) => `${f2(n)} ms`;
   const cpu = (k: string) => r.cpu[k]?.cpuUs ?? NaN;
-  const { forward } = r;
+  const { forward, endToEnd: e } = r;
   return [
+    t(
+      "repeated-token exchange throughput, revocations on / off",
+      r.revocations.ratio,
+      ">=",
+      0.9,
+      "x",
+      `${rps(r.revocations.on.rps)} / ${rps(r.revocations.off.rps)}`,
+    ),
     t(
       "CPU per fresh exchange (audit written) / (trivial route + 2 × crypto floor)",
       cpu("exchange-fresh") / (cpu("trivial") + 2 * cpu("floor")),
@@ -87,6 +95,30 @@ export function targets(r: BenchResult): Target[] {
       0.5,
       " ms",
       `${ms(forward.forwarded.p50Ms)} - ${ms(forward.passThrough.p50Ms)}`,
+    ),
+    t(
+      "end to end throughput: signer + origin kit / static API key",
+      e.brokerToken.rps / e.staticKey.rps,
+      ">=",
+      0.8,
+      "x",
+      `${rps(e.brokerToken.rps)} / ${rps(e.staticKey.rps)}`,
+    ),
+    t(
+      "end to end p99: signer + origin kit - static API key",
+      e.brokerToken.p99Ms - e.staticKey.p99Ms,
+      "<=",
+      1,
+      " ms",
+      `${ms(e.brokerToken.p99Ms)} - ${ms(e.staticKey.p99Ms)}`,
+    ),
+    t(
+      "signer cached exchange p99, 100 concurrent callers",
+      e.concurrentExchange.p99Ms,
+      "<=",
+      2,
+      " ms",
+      `${int(e.concurrentExchange.calls)} calls, p50 ${ms(e.concurrentExchange.p50Ms)}`,
     ),
     t(
       "policy decision, 10,000 rules / 10 rules",
@@ -182,6 +214,15 @@ export function renderTable(r: BenchResult): string {
     f2(w.repeated.p99Ms),
     f2(w.repeated.rps / w.trivial.rps),
   );
+  const rv = r.revocations;
+  row("POST /token, revocations off (baseline)", int(rv.off.rps), f2(rv.off.p50Ms), f2(rv.off.p99Ms), "1.00");
+  row(
+    `POST /token, revocations on (${rv.entries} entries in KV)`,
+    int(rv.on.rps),
+    f2(rv.on.p50Ms),
+    f2(rv.on.p99Ms),
+    f2(rv.ratio),
+  );
 
   const c = r.cpu;
   const us = (k: string) => c[k]?.cpuUs ?? NaN;
@@ -269,6 +310,30 @@ export function renderTable(r: BenchResult): string {
 
   for (const cells of originKitRows(r.originKit)) row(...cells);
 
+  const e = r.endToEnd;
+  row("7. end to end: Node client → Node origin", "req/s", "p50 ms", "p99 ms", "ratio");
+  row(
+    "static API key, constant-time compare (baseline)",
+    int(e.staticKey.rps),
+    f2(e.staticKey.p50Ms),
+    f2(e.staticKey.p99Ms),
+    "1.00",
+  );
+  row(
+    "broker token: signer client library + origin kit",
+    int(e.brokerToken.rps),
+    f2(e.brokerToken.p50Ms),
+    f2(e.brokerToken.p99Ms),
+    f2(e.brokerToken.rps / e.staticKey.rps),
+  );
+  row(
+    `signer: cached exchange, ${e.concurrentExchange.callers} concurrent callers (${int(e.concurrentExchange.calls)} calls)`,
+    "",
+    f2(e.concurrentExchange.p50Ms),
+    f2(e.concurrentExchange.p99Ms),
+    "",
+  );
+
   // Section rows (their label starts with a digit) in bold; markdown alignment: text left, figures right.
   const all = [
     ["measure", "value", "", "", "ratio"],
@@ -301,5 +366,7 @@ export function loadCases(r: BenchResult): PlotCase[] {
     { label: "forward mode via the broker", load: r.forward.forwarded, baseline: false },
     { label: "wrangler dev: trivial route (baseline)", load: r.wranglerDev.trivial, baseline: true },
     { label: "wrangler dev: POST /token, same token", load: r.wranglerDev.repeated, baseline: false },
+    { label: "end to end: static API key (baseline)", load: r.endToEnd.staticKey, baseline: true },
+    { label: "end to end: signer + origin kit", load: r.endToEnd.brokerToken, baseline: false },
   ];
 }

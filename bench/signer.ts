@@ -2,7 +2,7 @@ import { constants, sign, webcrypto } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { signAssertion } from "../signer/assertion.ts";
-import { createSignerClient } from "../signer/client.ts";
+import { createSignerClient, type SignerClient } from "../signer/client.ts";
 import { loadCertificateCredential } from "../signer/credential.ts";
 import { exchangeToken } from "../signer/exchange.ts";
 import { createHttpClient } from "../signer/network.ts";
@@ -53,13 +53,18 @@ export interface SignerResults {
   };
 }
 
-export async function benchSigner(
-  fixture: Fixture,
-  dir: string,
-  calls: number,
-  signatures: number,
-  target: ExchangeTarget,
-): Promise<SignerResults> {
+export interface BenchSignerDaemon {
+  readonly client: SignerClient;
+  readonly socketPath: string;
+  /** The broker scope its Entra tokens are for. */
+  readonly scope: string;
+  readonly keyFile: string;
+  readonly certFile: string;
+  stop(): Promise<void>;
+}
+
+/** `broker-signer serve` for the bench client's certificate, exchanging at `brokerUrl`, ready to answer. */
+export async function startBenchSigner(fixture: Fixture, dir: string, brokerUrl: string): Promise<BenchSignerDaemon> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keyFile = join(dir, "key.pem");
   const certFile = join(dir, "cert.pem");
@@ -76,16 +81,31 @@ export async function benchSigner(
       authorityHost: fixture.emulator.httpsOrigin,
       caFile: fixture.emulator.caCertPath,
       brokerScope: scope,
-      brokerUrl: target.brokerUrl,
+      brokerUrl,
       socketPath,
       certificates: [{ keyFile, certFile }],
     }),
   );
-
   const daemon = startChild("signer", process.execPath, [SIGNER_BIN, "serve", "--config", configFile], { cwd: dir });
+  const client = createSignerClient(socketPath);
   try {
-    const client = createSignerClient(socketPath);
     await waitUntil("the signer's socket", async () => (await client.health()).status === "ok", 30_000, daemon);
+  } catch (e) {
+    await daemon.stop();
+    throw e;
+  }
+  return { client, socketPath, scope, keyFile, certFile, stop: () => daemon.stop() };
+}
+
+export async function benchSigner(
+  fixture: Fixture,
+  dir: string,
+  calls: number,
+  signatures: number,
+  target: ExchangeTarget,
+): Promise<SignerResults> {
+  const { client, scope, keyFile, certFile, stop } = await startBenchSigner(fixture, dir, target.brokerUrl);
+  try {
     await client.getToken(scope); // the one real token request; every call after it is a cache hit
     for (let i = 0; i < 50; i++) await client.getToken(scope); // JIT and connection paths warm
     const latencies: number[] = [];
@@ -123,7 +143,7 @@ export async function benchSigner(
       assertion: await signingRates(keyFile, certFile, signatures),
     };
   } finally {
-    await daemon.stop();
+    await stop();
   }
 }
 

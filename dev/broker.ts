@@ -63,6 +63,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     main: join(REPO, "worker/index.ts"),
     compatibility_date: "2026-11-01",
     vars: { BROKER_ISSUER: origin, ...options.vars },
+    // Revocations persist in the local KV state (--persist-to below) across broker restarts.
+    kv_namespaces: [{ binding: "REVOCATIONS", id: "revocations-local" }],
+    ratelimits: [
+      { name: "RATE_LIMIT_SERVICE", namespace_id: "1001", simple: { limit: 600, period: 60 } },
+      { name: "RATE_LIMIT_AGENT", namespace_id: "1002", simple: { limit: 60, period: 60 } },
+    ],
   };
   writeFileSync(join(options.dir, "wrangler.json"), JSON.stringify(config, null, 2));
   writeFileSync(join(options.dir, ".dev.vars"), `BROKER_SIGNING_KEYS='${JSON.stringify(options.keys)}'\n`, {
@@ -86,6 +92,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       "--show-interactive-dev-session=false",
       "--log-level",
       "log",
+      "--persist-to",
+      join(options.dir, "state"),
     ],
     { cwd: options.dir, env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" }, onLine: options.onLine },
   );

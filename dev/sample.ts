@@ -39,6 +39,13 @@ export const IDENTITIES = {
     credential: "certificate",
     roles: ["Inventory.Search", "Agent.Act"],
   },
+  admin: {
+    name: "admin",
+    appId: "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b",
+    description: "the operator's admin tool: may revoke and unrevoke identities (admin API)",
+    credential: "certificate",
+    roles: ["Broker.Admin"],
+  },
   intruder: {
     name: "intruder",
     appId: "3d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a",
@@ -96,6 +103,7 @@ export function sampleTenantFile(input: {
               { value: "Inventory.Search" },
               { value: "Deploy.Production" },
               { value: "Agent.Act" },
+              { value: "Broker.Admin" },
             ],
             // Assignment not required, like many real APIs: the intruder gets a token without roles,
             // which the broker must deny.
@@ -130,7 +138,11 @@ export function samplePolicy(origins: SampleOrigins) {
       grant: { origins: [origins.inventory], scopes: ["inventory.search"], maxTtlSeconds: 60 },
     },
   ];
-  return origins.agent === undefined ? { rules } : { ...agentDelegation(origins.agent, origins.inventory, rules) };
+  // An agent gets fewer requests than a service (tiers are the [[ratelimits]] bindings of dev/broker.ts).
+  const rateLimits = { default: "RATE_LIMIT_SERVICE", clients: { [IDENTITIES.agent.appId]: "RATE_LIMIT_AGENT" } };
+  return origins.agent === undefined
+    ? { rules, rateLimits }
+    : { ...agentDelegation(origins.agent, origins.inventory, rules), rateLimits };
 }
 
 /** orders calls the agent's endpoint, and the agent reads the inventory on orders' behalf. */

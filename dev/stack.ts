@@ -67,6 +67,8 @@ export interface Stack {
   readonly ciTokenFile: string;
   /** Restarts the broker with its next key signing and the current one still published. */
   rotateBrokerKeys(): Promise<void>;
+  /** Restarts the broker as it is (its local state, revocations included, persists). */
+  restartBroker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -243,6 +245,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       async rotateBrokerKeys() {
         keys = rotateBrokerKeys(keys);
         writeFileSync(keysFile, JSON.stringify(keys, null, 2), { mode: 0o600 });
+        await broker.stop();
+        broker = await startBroker({ ...brokerOptions, keys });
+        stack.broker = broker;
+      },
+      async restartBroker() {
         await broker.stop();
         broker = await startBroker({ ...brokerOptions, keys });
         stack.broker = broker;

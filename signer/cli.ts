@@ -14,6 +14,7 @@ import { createLogger, type LogLevel } from "./log.ts";
 import { createHttpClient, readCaFile } from "./network.ts";
 import { resourceForOrigin } from "./origin-metadata.ts";
 import { createSignerService } from "./service.ts";
+import { ADMIN_HELP, ADMIN_OPTIONS, runAdmin } from "./admin.ts";
 import { startSocketServer } from "./socket-server.ts";
 
 export const EXIT = {
@@ -85,6 +86,7 @@ Exit codes: 0 ok, 2 usage/config, 3 credential, 4 Entra ID refused, 5 broker ref
 answer within 10 s, 1 internal.`;
 
 const HELP: Record<string, string> = {
+  admin: `${ADMIN_HELP}\n\n${CONFIG_HELP}`,
   main: `Usage: broker-signer <command> [options]
 
 Holds a certificate's private key and gets Entra ID app-only tokens with it, for services, CI jobs and agents.
@@ -96,6 +98,7 @@ Commands:
   exchange      get a broker token for one downstream origin   broker-signer exchange --resource https://api.example.com
   dpop          print a DPoP proof for one request with a bound token
   serve         run as a daemon on a unix socket for local processes
+  admin         revoke and unrevoke identities at the broker   broker-signer admin revoke --client ID --reason "…"
 
 Run \`broker-signer <command> --help\` for a command's options.`,
   "cert create": `Usage: broker-signer cert create [--key-file FILE] [--cert-file FILE] [--subject DN] [--days N] [--key-size BITS] [--json]
@@ -357,6 +360,32 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
       io.stdout(`${(await service.dpopProof(values.method, values.url, token)).proof}\n`);
       return EXIT.ok;
     }
+    case "admin": {
+      const [sub, ...args] = rest;
+      let parsed: { values: Record<string, unknown>; positionals: string[] };
+      try {
+        parsed = parseArgs({
+          args,
+          options: { ...CONFIG_OPTIONS, ...ADMIN_OPTIONS },
+          strict: true,
+          allowPositionals: true,
+        });
+      } catch (e) {
+        throw new SignerError(
+          "ERR_USAGE",
+          `${e instanceof Error ? e.message.split("\n")[0] : "bad arguments"}; see \`broker-signer admin --help\``,
+        );
+      }
+      const config = configFrom(parsed.values, io);
+      const service = createSignerService(config, { log: createLogger(io.stderr, logLevel(parsed.values, "warn")) });
+      await runAdmin(sub, parsed.values, parsed.positionals, {
+        config,
+        http: createHttpClient(readCaFile(config.caFile)),
+        getToken: async (scope) => (await service.getToken(scope)).accessToken,
+        stdout: io.stdout,
+      });
+      return EXIT.ok;
+    }
     case "serve": {
       const { values } = parse(rest, { ...CONFIG_OPTIONS, socket: { type: "string" } }, command);
       const config = configFrom(values, io);
@@ -375,7 +404,7 @@ async function run(argv: string[], io: CliIo, processArgv: string[]): Promise<nu
     default:
       throw new SignerError(
         "ERR_USAGE",
-        `unknown command "${command}"; commands: cert create, cert show, token, exchange, dpop, serve (see \`broker-signer --help\`)`,
+        `unknown command "${command}"; commands: cert create, cert show, token, exchange, dpop, serve, admin (see \`broker-signer --help\`)`,
       );
   }
 }

@@ -18,7 +18,7 @@ export type HttpResponse = { status: number; headers: Record<string, string>; bo
 
 export type HttpClient = {
   request(
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "DELETE",
     url: string,
     headers: Record<string, string>,
     body?: string,

@@ -6,3 +6,6 @@ type SubtleCryptoImportKeyAlgorithm =
   | EcKeyImportParams
   | HmacImportParams
   | AesKeyAlgorithm;
+// The bindings' types: the policy tool never touches a binding, it only loads the config that names them.
+type KVNamespace = import("@cloudflare/workers-types").KVNamespace;
+type RateLimit = import("@cloudflare/workers-types").RateLimit;

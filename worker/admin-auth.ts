@@ -26,7 +26,7 @@ export async function authenticateAdmin(
   const verified = await broker.callers.verify(bearer.value, now, keepAlive);
   if (!verified.ok) return err({ reason: "token_invalid", problem: verified.error.reason });
   const { caller } = verified.value;
-  const { adminRoles } = broker.config;
+  const { adminRoles } = broker.config.operations;
   // Even where REQUIRE_CERTIFICATE_CLIENTS=false admits client secrets for exchanges, changing or
   // inspecting the broker takes a key that never leaves its signer.
   if (caller.clientAuth !== "certificate")

@@ -41,6 +41,12 @@ export interface AuditEvent {
   readonly action?: string;
   readonly target_tenant?: string;
   readonly target_client?: string;
+  /** Revocations: the entry that refused a request (or that an admin call made or lifted). */
+  readonly revocation?: string;
+  readonly revocation_kind?: string;
+  readonly revoked_value?: string;
+  /** Rate limits: the [[ratelimits]] binding (tier) that counted the request. */
+  readonly rate_limit?: string;
 }
 
 /** Who is speaking and under which policy: the loaded Config provides both. */

@@ -2,6 +2,7 @@ import type { Config } from "./config.ts";
 import type { DpopReplayCache } from "./dpop.ts";
 import { createMintedTokens, type MintedTokens } from "./forward/minted-tokens.ts";
 import type { JwksCache } from "./jwks.ts";
+import type { RevocationStore } from "./revocations/store.ts";
 import { createVerifiedCallers, type VerifiedCallers } from "./verified-callers.ts";
 
 // What the broker keeps across requests, per isolate and parsed config, created in one place
@@ -16,15 +17,23 @@ export interface Broker {
   readonly mintedTokens: MintedTokens;
   /** DPoP proofs seen by this isolate, at /token and in forward mode (RFC 9449 §11.1). */
   readonly dpopProofs: DpopReplayCache;
+  /** The revocation list of the REVOCATIONS binding (shared by every config that binds it); undefined when unbound. */
+  readonly revocations: RevocationStore | undefined;
 }
 
 /** Entra's keys are per URL, not per config, so one key cache serves every config of the isolate; so
  *  does the DPoP replay cache: a proof is spent in this isolate whatever settings are in force. */
-export function createBroker(config: Config, jwks: JwksCache, dpopProofs: DpopReplayCache): Broker {
+export function createBroker(
+  config: Config,
+  jwks: JwksCache,
+  dpopProofs: DpopReplayCache,
+  revocations: RevocationStore | undefined,
+): Broker {
   return Object.freeze({
     config,
     callers: createVerifiedCallers(config.entra, jwks),
     mintedTokens: createMintedTokens(config.signingKeys),
     dpopProofs,
+    revocations,
   });
 }

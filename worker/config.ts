@@ -5,6 +5,7 @@ import { policySha256 } from "./policy-hash.ts";
 import { parsePolicy, type Policy } from "./policy.ts";
 import { err, ok, type Result } from "./result.ts";
 import { loadSigningKeys, type SigningKeys } from "./signing-keys.ts";
+import { bindingsNamed, isRateLimitBinding, type RateLimiters } from "./rate-limit.ts";
 
 // Configuration is read from the Worker's bindings once per isolate, validated as a whole, and
 // frozen. Nothing else in the broker reads `env`.
@@ -25,8 +26,13 @@ export interface Env {
   ROUTES?: unknown;
   FORWARD_TIMEOUT_MS?: unknown;
   EXPLAIN?: unknown;
-  ADMIN_ROLES?: unknown;
   BROKER_SIGNING_KEYS?: unknown;
+  /** App roles that may call the admin API (comma-separated); default Broker.Admin. */
+  ADMIN_ROLES?: unknown;
+  /** Workers KV namespace holding revocations; unbound = nothing can be revoked (local tools only). */
+  REVOCATIONS?: unknown;
+  /** [[ratelimits]] bindings, named by POLICY.rateLimits. */
+  readonly [binding: string]: unknown;
 }
 
 /** Every setting the broker reads, so a tool can flag a var nobody reads (usually a misspelt one).
@@ -79,16 +85,23 @@ export interface Config {
   /** Forward mode (the broker as a gateway in front of origins); undefined when ROUTES is not set. */
   readonly forward?: ForwardConfig;
   readonly explain: ExplainMode;
-  /** App roles that admit an app-only caller to the /admin/* endpoints. */
-  readonly adminRoles: ReadonlySet<string>;
   /** SHA-256 (hex) of the policy document in canonical JSON: names the policy version in audit events. */
   readonly policySha256: string;
+  /** Operating the broker: who may use the admin API, where revocations live, rate limit counters. */
+  readonly operations: OperationsConfig;
 }
+
+export interface OperationsConfig {
+  readonly adminRoles: ReadonlySet<string>;
+  readonly revocations?: KVNamespace;
+  readonly rateLimiters: RateLimiters;
+}
+
+/** The admin role when ADMIN_ROLES is not set. */
+export const DEFAULT_ADMIN_ROLE = "Broker.Admin";
 
 const PUBLIC_CLOUD = "https://login.microsoftonline.com";
 const PUBLIC_CLOUD_V1_ISSUER = "https://sts.windows.net";
-/** The app role an operator's client holds to use the admin API, unless ADMIN_ROLES says otherwise. */
-const DEFAULT_ADMIN_ROLE = "Broker.Admin";
 /** Entra validators conventionally allow 5 minutes of skew at most; more hides broken clocks. */
 const MAX_CLOCK_SKEW_SECONDS = 300;
 
@@ -143,10 +156,6 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
   );
 
   const explain = enumSetting(env.EXPLAIN, "EXPLAIN", ["self", "off"] as const, "self", problem);
-  const adminRoles =
-    env.ADMIN_ROLES === undefined || env.ADMIN_ROLES === ""
-      ? [DEFAULT_ADMIN_ROLE]
-      : listSetting(env.ADMIN_ROLES, "ADMIN_ROLES", problem);
 
   let policy: Policy | undefined;
   let policyHash: string | undefined;
@@ -162,6 +171,8 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
 
   const forward = loadForwardSettings(env.ROUTES, env.FORWARD_TIMEOUT_MS);
   if (!forward.ok) problems.push(...forward.error);
+
+  const operations = loadOperations(env, policy, problem);
 
   const keys = await loadSigningKeys(env.BROKER_SIGNING_KEYS);
   if (!keys.ok) problem("BROKER_SIGNING_KEYS", keys.error);
@@ -185,13 +196,41 @@ export async function loadConfig(env: Env): Promise<Result<Config, string[]>> {
       maxTokenTtlSeconds,
       forward: forward.ok ? forward.value : undefined,
       explain,
-      adminRoles: new Set(adminRoles),
       policySha256: policyHash!,
+      operations,
     }),
   );
 }
 
 type Problem = (setting: string, text: string) => void;
+
+function loadOperations(env: Env, policy: Policy | undefined, problem: Problem): OperationsConfig {
+  const adminRoles =
+    env.ADMIN_ROLES === undefined || env.ADMIN_ROLES === ""
+      ? [DEFAULT_ADMIN_ROLE]
+      : listSetting(env.ADMIN_ROLES, "ADMIN_ROLES", problem);
+  const kv = env.REVOCATIONS;
+  if (kv !== undefined && (typeof kv !== "object" || kv === null || typeof (kv as KVNamespace).get !== "function"))
+    problem(
+      "REVOCATIONS",
+      'must be a KV namespace binding ([[kv_namespaces]] binding = "REVOCATIONS" in wrangler.toml)',
+    );
+  const rateLimiters = new Map<string, RateLimit>();
+  for (const name of policy ? bindingsNamed(policy.rateLimits) : []) {
+    const binding = env[name];
+    if (isRateLimitBinding(binding)) rateLimiters.set(name, binding);
+    else
+      problem(
+        "POLICY",
+        `rateLimits names "${name}", which is not a rate limit binding: add [[ratelimits]] name = "${name}" to wrangler.toml`,
+      );
+  }
+  return Object.freeze({
+    adminRoles: new Set(adminRoles),
+    ...(kv !== undefined && { revocations: kv as KVNamespace }),
+    rateLimiters,
+  });
+}
 
 function originSetting(
   value: unknown,

@@ -15,6 +15,8 @@ export interface NamedListSpec {
   readonly max: number;
   /** Set when an empty list is an error; the text says what to do instead. */
   readonly emptyHint?: string;
+  /** Other top-level fields the document may have, parsed by the caller. */
+  readonly otherFields?: readonly string[];
 }
 
 export function parseNamedList<T extends { readonly name: string }>(
@@ -34,7 +36,8 @@ export function parseNamedList<T extends { readonly name: string }>(
   }
   if (!isObject(doc)) return err([`must be an object with a "${spec.field}" array`]);
   const problems: string[] = [];
-  for (const key of Object.keys(doc)) if (key !== spec.field) problems.push(`unknown field "${key}"`);
+  for (const key of Object.keys(doc))
+    if (key !== spec.field && !spec.otherFields?.includes(key)) problems.push(`unknown field "${key}"`);
   const list = doc[spec.field];
   if (!Array.isArray(list)) return err([...problems, `"${spec.field}" must be an array`]);
   if (list.length === 0 && spec.emptyHint) return err([...problems, `"${spec.field}" is empty: ${spec.emptyHint}`]);

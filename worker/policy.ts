@@ -4,6 +4,7 @@ import { DELEGATION_FIELDS, parseDelegationPolicy, type DelegationPolicy } from 
 import { fieldChecker, parseNamedList, rejectUnknownFields, stringList, type Report } from "./document.ts";
 import { isObject } from "./json.ts";
 import { err, ok, type Result } from "./result.ts";
+import { parseRateLimitPolicy, type RateLimitPolicy } from "./rate-limit.ts";
 
 // Policy is data reviewed like code: rules say which callers (by client app id and/or app roles)
 // may get tokens for which exact origins, with which scopes and for how long. Deny by default.
@@ -34,6 +35,8 @@ export interface Policy {
   readonly byOrigin: ReadonlyMap<string, readonly Rule[]>;
   /** Owners of origins and delegation rules (RFC 8693 actor tokens): delegation/policy.ts. */
   readonly delegation: DelegationPolicy;
+  /** Which rate limit tier (a [[ratelimits]] binding) each client is in. */
+  readonly rateLimits: RateLimitPolicy;
 }
 
 /** What policy looks at: nothing else of the token reaches this stage. */
@@ -103,13 +106,18 @@ const MAX_RULES = 100_000;
 export const MAX_RULE_TTL_SECONDS = 24 * 60 * 60;
 
 export function parsePolicy(raw: unknown): Result<Policy, string[]> {
-  // The delegation fields are parsed by their own stage; the rest of the document is the rules list.
-  const { rulesDoc, delegationDoc } = splitDocument(raw);
-  const parsed = parseNamedList(rulesDoc, { field: "rules", kind: "rule", max: MAX_RULES }, parseRule);
-  const delegation = parseDelegationPolicy(delegationDoc);
+  const parsed = parseNamedList(
+    raw,
+    { field: "rules", kind: "rule", max: MAX_RULES, otherFields: ["rateLimits", ...DELEGATION_FIELDS] },
+    parseRule,
+  );
+  // The delegation fields are parsed by their own stage (delegation/policy.ts).
+  const delegation = parseDelegationPolicy(parsed.ok ? delegationFields(raw) : {});
   if (!parsed.ok || !delegation.ok)
     return err([...(parsed.ok ? [] : parsed.error), ...(delegation.ok ? [] : delegation.error)]);
   const rules = parsed.value;
+  const rateLimits = parseRateLimitPolicy(rateLimitsField(raw));
+  if (!rateLimits.ok) return rateLimits;
 
   const byOrigin = new Map<string, Rule[]>();
   for (const rule of rules) {
@@ -119,26 +127,24 @@ export function parsePolicy(raw: unknown): Result<Policy, string[]> {
       else byOrigin.set(origin, [rule]);
     }
   }
-  return ok(deepFreeze({ rules, byOrigin, delegation: delegation.value }));
+  return ok(deepFreeze({ rules, byOrigin, delegation: delegation.value, rateLimits: rateLimits.value }));
 }
 
-function splitDocument(raw: unknown): { rulesDoc: unknown; delegationDoc: Record<string, unknown> } {
-  let doc = raw;
-  if (typeof raw === "string") {
-    try {
-      doc = JSON.parse(raw);
-    } catch {
-      return { rulesDoc: raw, delegationDoc: {} }; // the rules parser reports the JSON error
-    }
-  }
-  if (!isObject(doc)) return { rulesDoc: raw, delegationDoc: {} };
-  const rulesDoc: Record<string, unknown> = {};
-  const delegationDoc: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(doc)) {
-    if ((DELEGATION_FIELDS as readonly string[]).includes(key)) delegationDoc[key] = value;
-    else rulesDoc[key] = value;
-  }
-  return { rulesDoc, delegationDoc };
+// parseNamedList has already checked that the document parses and is an object.
+function documentOf(raw: unknown): Record<string, unknown> {
+  const doc = typeof raw === "string" ? (JSON.parse(raw) as unknown) : raw;
+  return isObject(doc) ? doc : {};
+}
+
+function rateLimitsField(raw: unknown): unknown {
+  return documentOf(raw).rateLimits;
+}
+
+function delegationFields(raw: unknown): Record<string, unknown> {
+  const doc = documentOf(raw);
+  const fields: Record<string, unknown> = {};
+  for (const key of DELEGATION_FIELDS) if (key in doc) fields[key] = doc[key];
+  return fields;
 }
 
 function parseRule(value: unknown, report: Report): Rule | undefined {

@@ -280,6 +280,7 @@ async function setup(env: BenchEnv, tokens: string[]): Promise<State> {
     config,
     createJwksCache(async () => new Response(jwksText)),
     createDpopReplayCache(),
+    undefined, // no REVOCATIONS binding here: the CPU figures are of the exchange itself
   );
   return { tokens, config, jwks, jwksDoc, rsaKeys, brokerKey, brokerJwk, hono, policies, legacy, broker };
 }

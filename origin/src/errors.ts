@@ -90,6 +90,8 @@ function wireFor(reason: FailureReason): Wire {
       return invalid("The token is for another audience");
     case "token_expired":
       return invalid("The token expired");
+    case "token_revoked":
+      return invalid("The token has been revoked");
     case "token_not_yet_valid":
       return invalid("The token is not valid yet");
     case "claim_missing":

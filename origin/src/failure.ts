@@ -41,6 +41,8 @@ export type FailureReason =
   | "dpop_key_mismatch"
   /** A proof (its jti) already used within its window. */
   | "dpop_proof_replayed"
+  /** The broker has revoked the token, its client or its tenant since the token was issued (GET /revocations). */
+  | "token_revoked"
   /** The broker's keys cannot be had (network, status, size, timeout) and none are cached. */
   | "keys_unavailable"
   /** The broker's RFC 8414 metadata or JWKS is unusable (issuer differs, no jwks_uri, no usable algorithm). */

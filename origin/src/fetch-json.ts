@@ -9,7 +9,11 @@ export const FETCH_TIMEOUT_MS = 5 * 1000;
 /** The broker's metadata and JWKS are ~1 KiB; a larger answer is an attack or a misconfiguration. */
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 
-export async function fetchJson(fetcher: FetchLike, url: string): Promise<Result<unknown, string>> {
+export async function fetchJson(
+  fetcher: FetchLike,
+  url: string,
+  maxBytes = MAX_DOCUMENT_BYTES,
+): Promise<Result<unknown, string>> {
   let response: Response;
   try {
     response = await fetcher(url, {
@@ -27,12 +31,12 @@ export async function fetchJson(fetcher: FetchLike, url: string): Promise<Result
       await response.body?.cancel();
       return err(`GET ${url} answered ${response.status}`);
     }
-    if (Number(response.headers.get("content-length") ?? "0") > MAX_DOCUMENT_BYTES) {
+    if (Number(response.headers.get("content-length") ?? "0") > maxBytes) {
       await response.body.cancel();
-      return err(`GET ${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+      return err(`GET ${url} is larger than ${maxBytes} bytes`);
     }
-    const bytes = await readCapped(response.body, MAX_DOCUMENT_BYTES);
-    if (!bytes) return err(`GET ${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    const bytes = await readCapped(response.body, maxBytes);
+    if (!bytes) return err(`GET ${url} is larger than ${maxBytes} bytes`);
     return ok(JSON.parse(new TextDecoder().decode(bytes)) as unknown);
   } catch (e) {
     return err(`GET ${url} is not JSON or was cut off: ${e instanceof Error ? e.message : String(e)}`);

@@ -25,6 +25,11 @@ export interface BrokerTokenOptions {
   readonly maxDelegationDepth?: number;
   /** When set, every actor in a delegated token's chain must be one of these client ids. */
   readonly allowedActors?: readonly string[];
+  /**
+   * How often the broker's revocation list (GET /revocations) is re-read, in seconds (default 30,
+   * at least 5); 0 turns the check off. Tokens issued before a matching revocation are refused.
+   */
+  readonly revocationPollSeconds?: number;
 }
 
 /** The middlewares' options: the verification options plus a hook for the operator's log. */
@@ -46,6 +51,8 @@ export interface VerifierConfig {
   /** RFC 9728 §3: this origin's protected resource metadata URL, named in every challenge. */
   readonly resourceMetadata: string;
   readonly delegation: DelegationRequirements;
+  /** 0 = revocations not checked. */
+  readonly revocationPollSeconds: number;
 }
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
@@ -57,6 +64,12 @@ const MAX_URL_LENGTH = 2048;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 /** The broker caps chains at 10 actors; a larger limit here would be a typo. */
 const MAX_DELEGATION_DEPTH = 10;
+/** A revoked token keeps working at most this long at an origin (plus the broker's 5 s caching). */
+export const DEFAULT_REVOCATION_POLL_SECONDS = 30;
+/** The broker caches its list for 5 s: polling faster only costs requests. */
+export const MIN_REVOCATION_POLL_SECONDS = 5;
+/** Slower than the longest token lifetime would make the check pointless. */
+export const MAX_REVOCATION_POLL_SECONDS = 3600;
 export const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
 
 const globalFetch: FetchLike = (input, init) => fetch(input, init);
@@ -81,6 +94,16 @@ export function parseOptions(options: BrokerTokenOptions): VerifierConfig {
   if (actors !== undefined && (!Array.isArray(actors) || !actors.every((a) => typeof a === "string" && a.length > 0))) {
     fail("allowedActors", "must be an array of client ids");
   }
+  const poll = options.revocationPollSeconds ?? DEFAULT_REVOCATION_POLL_SECONDS;
+  if (
+    !Number.isInteger(poll) ||
+    (poll !== 0 && (poll < MIN_REVOCATION_POLL_SECONDS || poll > MAX_REVOCATION_POLL_SECONDS))
+  ) {
+    fail(
+      "revocationPollSeconds",
+      `must be 0 (off) or whole seconds from ${MIN_REVOCATION_POLL_SECONDS} to ${MAX_REVOCATION_POLL_SECONDS}`,
+    );
+  }
   return Object.freeze({
     issuer,
     audience,
@@ -93,6 +116,7 @@ export function parseOptions(options: BrokerTokenOptions): VerifierConfig {
       maxDepth: depth,
       allowedActors: actors === undefined ? undefined : new Set(actors),
     }),
+    revocationPollSeconds: poll,
   });
 }
 

@@ -2,6 +2,7 @@ import { type BrokerKeys, createBrokerKeys } from "./broker-keys.ts";
 import { createReplayCache, type ReplayCache } from "./dpop.ts";
 import type { FetchLike, VerifierConfig } from "./options.ts";
 import { createVerifiedTokens, type VerifiedTokens } from "./verified-tokens.ts";
+import { createRevocations, type Revocations } from "./revocations.ts";
 
 // The kit's per-process (per-isolate on Workers) state, all of it here: one key cache per broker,
 // one verified-token cache per (broker, audience). Every middleware and verifyBrokerToken call with
@@ -17,10 +18,13 @@ export interface VerifierState {
   readonly verified: VerifiedTokens;
   /** DPoP proofs seen by this origin (RFC 9449 §11.1), shared by its routes like the token cache. */
   readonly proofs: ReplayCache;
+  /** The broker's revocation list, polled; undefined when the origin turned the check off. */
+  readonly revocations: Revocations | undefined;
 }
 
 const brokers = new Map<string, BrokerKeys>();
 const audiences = new Map<string, { verified: VerifiedTokens; proofs: ReplayCache }>();
+const revocationLists = new Map<string, Revocations>();
 const fetchIds = new WeakMap<FetchLike, number>();
 let nextFetchId = 0;
 
@@ -46,7 +50,17 @@ export function stateFor(config: VerifierConfig): VerifierState {
     evictOldest(audiences, MAX_AUDIENCES);
     audiences.set(audienceKey, audience);
   }
-  return { keys, ...audience };
+  let revocations: Revocations | undefined;
+  if (config.revocationPollSeconds > 0) {
+    const listKey = `${brokerKey} ${config.revocationPollSeconds}`;
+    revocations = revocationLists.get(listKey);
+    if (!revocations) {
+      revocations = createRevocations(config.issuer, config.fetch, config.revocationPollSeconds);
+      evictOldest(revocationLists, MAX_BROKERS);
+      revocationLists.set(listKey, revocations);
+    }
+  }
+  return { keys, ...audience, revocations };
 }
 
 function evictOldest<K, V>(map: Map<K, V>, max: number): void {

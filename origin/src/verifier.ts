@@ -12,7 +12,7 @@ import { tokenCacheKey } from "./verified-tokens.ts";
 
 // The verification pipeline, shared by verifyBrokerToken and both middlewares. Two halves:
 //   per token (cached by SHA-256): shape → header → key → signature and claims → BrokerToken
-//   per request (always):        lifetime → scopes → delegation chain → DPoP sender constraint
+//   per request (always):        lifetime → revocations → scopes → delegation chain → DPoP sender constraint
 // New checks slot in as one more stage in the half they belong to.
 
 /** The parts of an HTTP request that a DPoP proof is about (RFC 9449 §4.3). */
@@ -110,6 +110,25 @@ function checkRequest(
 ): Result<BrokerToken, Failure> | Promise<Result<BrokerToken, Failure>> {
   const alive = checkLifetime(token, now);
   if (!alive.ok) return alive;
+  if (!state.revocations) return checkPresented(token, jwt, presented, config, state, now);
+  // Synchronous while the revocation list is fresh; a promise only when a poll is due.
+  const current = state.revocations.check(token, now);
+  return current instanceof Promise
+    ? current.then((r) => (r.ok ? checkPresented(token, jwt, presented, config, state, now) : r))
+    : current.ok
+      ? checkPresented(token, jwt, presented, config, state, now)
+      : current;
+}
+
+/** The stages after revocations: scopes, the delegation chain, the DPoP sender constraint. */
+function checkPresented(
+  token: BrokerToken,
+  jwt: string,
+  presented: PresentedRequest | undefined,
+  config: VerifierConfig,
+  state: VerifierState,
+  now: number,
+): Result<BrokerToken, Failure> | Promise<Result<BrokerToken, Failure>> {
   const scoped = checkScopes(token, config.scopes);
   if (!scoped.ok) return scoped;
   const chain = checkDelegation(token, config.delegation);

@@ -24,7 +24,8 @@ export function appRoles(config: Config): AppRole[] {
   const uses = new Map<string, string[]>();
   for (const rule of config.policy.rules)
     for (const role of rule.match.roles ?? []) uses.set(role, [...(uses.get(role) ?? []), rule.name]);
-  for (const role of config.adminRoles) uses.set(role, [...(uses.get(role) ?? []), "the broker's admin API"]);
+  for (const role of config.operations.adminRoles)
+    uses.set(role, [...(uses.get(role) ?? []), "the broker's admin API"]);
   return [...uses.keys()].sort().map((value) => ({
     allowedMemberTypes: ["Application"] as const,
     description: shorten(`Identity broker: ${uses.get(value)!.join(", ")}`, MAX_DESCRIPTION),
@@ -79,8 +80,10 @@ export function azCommands(config: Config, rolesFile: string, clientNames: Reado
     }
   }
   if (unassigned.length > 0) lines.push("# Rules that name roles but no clients:", ...unassigned);
-  if (config.adminRoles.size > 0)
-    lines.push(`#    Admin roles (${[...config.adminRoles].join(", ")}): assign to operators' tools by hand.`);
+  if (config.operations.adminRoles.size > 0)
+    lines.push(
+      `#    Admin roles (${[...config.operations.adminRoles].join(", ")}): assign to operators' tools by hand.`,
+    );
   return `${lines.join("\n")}\n`;
 }
 

@@ -16,6 +16,8 @@ export interface Delegation {
   readonly actor: Caller;
   readonly grant: DelegatedGrant;
   readonly ttlSeconds: number;
+  /** The jti of the subject token (T1), checked against the revocation list by the route. */
+  readonly subjectJti: string;
   /** For the audit line: who acts for whom, along which chain. */
   readonly fields: Record<string, unknown>;
 }
@@ -87,5 +89,11 @@ export async function delegate(
     now,
   );
   if (!lifetime.ok) return err({ failure: { stage: "lifetime", ...lifetime.error }, fields: chainFields });
-  return ok({ actor, grant, ttlSeconds: lifetime.value, fields: { ...chainFields, rule: grant.rule } });
+  return ok({
+    actor,
+    grant,
+    ttlSeconds: lifetime.value,
+    subjectJti: t1.jti,
+    fields: { ...chainFields, rule: grant.rule },
+  });
 }

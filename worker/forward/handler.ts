@@ -10,6 +10,8 @@ import { failureResponse, type ForwardFailure } from "./refusals.ts";
 import { allowedMethods, isBrokerPath, matchRoute, originPath, scopesFor, type Route } from "./route-table.ts";
 import { sendToOrigin } from "./send.ts";
 import { decide } from "../policy.ts";
+import { firstRevoked } from "../revocations/guard.ts";
+import { forwardGuardResponse, guardCaller, guardFields, type GuardRefusal } from "../safeguards.ts";
 
 // Forward mode: bearer ─► verify Entra token ─► policy (route scopes for the method) ─► mint (or
 // reuse) ─► send to origin ─► stream back. Returns undefined when no route matches, so the
@@ -62,6 +64,26 @@ export async function forward(
   if (!verified.ok) return refuse({ stage: "verify", ...verified.error });
   const { caller, subjectKey } = verified.value;
   const fields = callerFields(caller, now);
+  const guardRefusal = (refusal: GuardRefusal, extra: Record<string, unknown> = {}) => {
+    const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
+    audit(
+      { event: "forward", outcome, reason: refusal.reason, ...base, ...fields, ...extra, ...guardFields(refusal) },
+      now,
+    );
+    return forwardGuardResponse(refusal, config.issuer);
+  };
+  // Revocations and rate limits, on every request: a cached verification or minted token must not outlive a revocation.
+  const guarded = await guardCaller(
+    config.operations,
+    config.policy.rateLimits,
+    broker.revocations,
+    caller,
+    route.origin,
+    now,
+    keepAlive,
+  );
+  if (!guarded.ok) return guardRefusal(guarded.error);
+  const revoked = guarded.value.revocations;
 
   const scopes = scopesFor(route, method);
   if (!scopes)
@@ -70,17 +92,17 @@ export async function forward(
   if (!decision.ok) return refuse({ stage: "policy", ...decision.error, routeScopes: scopes }, fields);
   const grant = decision.value;
   if (grant.requireDpop && !jkt) return refuse({ stage: "dpop", reason: "dpop_required", because: "rule" }, fields);
+  const ruleRevoked = firstRevoked(revoked, [["rule", grant.rule]], now);
+  if (ruleRevoked) return guardRefusal(ruleRevoked, { rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok) return refuse({ stage: "lifetime", ...lifetime.error }, fields);
   const ttlSeconds = lifetime.value;
-  const { issued, reused } = await broker.mintedTokens.get(subjectKey, {
-    issuer: config.issuer,
-    caller,
-    grant,
-    ttlSeconds,
-    now,
-  });
+  const { issued, reused } = await broker.mintedTokens.get(
+    subjectKey,
+    { issuer: config.issuer, caller, grant, ttlSeconds, now },
+    (jti) => firstRevoked(revoked, [["token", jti]], now) !== undefined,
+  );
   const tokenFields = {
     ...fields,
     rule: grant.rule,
@@ -90,6 +112,7 @@ export async function forward(
     exp: issued.expiresAt,
     token_reused: reused,
     ...(jkt && { dpop_jkt: jkt }),
+    ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
     ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
   };
 

@@ -39,7 +39,8 @@ export interface MintedToken {
 }
 
 export interface MintedTokens {
-  get(callerTokenHash: string, request: MintRequest): Promise<MintedToken>;
+  /** `revoked` says whether a cached token's jti has been revoked: such a token is replaced, never reused. */
+  get(callerTokenHash: string, request: MintRequest, revoked?: (jti: string) => boolean): Promise<MintedToken>;
 }
 
 export function createMintedTokens(keys: SigningKeys): MintedTokens {
@@ -47,7 +48,7 @@ export function createMintedTokens(keys: SigningKeys): MintedTokens {
   const inflight = new Map<string, Promise<IssuedToken>>();
 
   return {
-    async get(callerTokenHash, request) {
+    async get(callerTokenHash, request, revoked) {
       const { grant, now } = request;
       // The rule and roles are part of the key: a token is reused only for the exact same grant.
       const key = [
@@ -59,7 +60,7 @@ export function createMintedTokens(keys: SigningKeys): MintedTokens {
         request.jkt ?? "",
       ].join("\n");
       const cached = cache.get(key);
-      if (cached && reusable(cached, now)) return { issued: cached, reused: true };
+      if (cached && reusable(cached, now) && !revoked?.(cached.jti)) return { issued: cached, reused: true };
       if (cached) cache.delete(key);
 
       const pending = inflight.get(key);

@@ -102,7 +102,7 @@ export function failureResponse(failure: ForwardFailure, realm: string): Respons
 
 const NO_STORE = { "cache-control": "no-store" } as const;
 
-function challenge(
+export function challenge(
   status: 400 | 401 | 403,
   realm: string,
   error: string,

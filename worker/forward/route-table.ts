@@ -37,7 +37,7 @@ const MAX_PATH_PREFIX_LENGTH = 1024;
  * The broker's own endpoints. They are never forwarded, on any host, so a route can neither
  * shadow the token endpoint nor publish someone else's keys as ours.
  */
-const BROKER_PATHS = ["/token", "/explain", "/admin", "/.well-known", "/healthz"] as const;
+const BROKER_PATHS = ["/token", "/explain", "/admin", "/revocations", "/.well-known", "/healthz"] as const;
 
 export function isBrokerPath(path: string): boolean {
   return BROKER_PATHS.some((p) => underPrefix(path, p));

@@ -1,10 +1,12 @@
 import type { Config } from "../config.ts";
 import { DPOP_ALGORITHMS } from "../dpop.ts";
 import { GRANT_TYPE_TOKEN_EXCHANGE } from "../exchange-request.ts";
+import { JWKS_MAX_AGE_SECONDS } from "../jwks-max-age.ts";
 
 // Keys rotate with overlap (a new key is published before it signs), so verifiers may cache the
 // key set for a few minutes without missing a new kid for long.
-const PUBLIC_CACHE = { "cache-control": "public, max-age=300" } as const;
+// The max-age is what `npm run keys` assumes when it allows a new key to be promoted.
+const PUBLIC_CACHE = { "cache-control": `public, max-age=${JWKS_MAX_AGE_SECONDS}` } as const;
 
 export function jwksDocument(config: Config): Response {
   return Response.json(config.signingKeys.publicJwks, {

@@ -10,6 +10,8 @@ import type { KeepAlive } from "../jwks.ts";
 import { issuedLifetime } from "../lifetime.ts";
 import { mint, type IssuedToken } from "../mint.ts";
 import { decide } from "../policy.ts";
+import { firstRevoked } from "../revocations/guard.ts";
+import { guardCaller, guardFields, tokenGuardResponse, type GuardRefusal } from "../safeguards.ts";
 
 // POST /token: parse ─► DPoP proof ─► verify Entra token ─► policy ─► mint ─► respond. Thin on
 // purpose; with an actor_token the middle stages are delegation's (delegation/exchange.ts).
@@ -37,7 +39,28 @@ export async function tokenExchange(
   if (exchange.actorToken !== undefined) {
     const delegated = await delegate({ ...exchange, actorToken: exchange.actorToken }, jkt, broker, now, keepAlive);
     if (!delegated.ok) return deny(delegated.error.failure, config, now, delegated.error.fields);
-    const { actor, grant, ttlSeconds, fields } = delegated.value;
+    const { actor, grant, ttlSeconds, fields, subjectJti } = delegated.value;
+    // The actor is a caller like any other: its client, tenant and the origin may be revoked, it
+    // spends its own rate limit; and the token it acts on (T1) may have been revoked since it was minted.
+    const guarded = await guardCaller(
+      config.operations,
+      config.policy.rateLimits,
+      broker.revocations,
+      actor,
+      exchange.resource,
+      now,
+      keepAlive,
+    );
+    if (!guarded.ok) return refuse(guarded.error, config, now, fields);
+    const revoked = firstRevoked(
+      guarded.value.revocations,
+      [
+        ["token", subjectJti],
+        ["rule", grant.rule],
+      ],
+      now,
+    );
+    if (revoked) return refuse(revoked, config, now, fields);
     // Minted afresh each time: a delegated token answers one request of someone else's work.
     const issued = await mint(
       {
@@ -51,7 +74,12 @@ export async function tokenExchange(
       },
       config.signingKeys,
     );
-    const granted = { ...fields, roles: grant.roles, ...(jkt && { dpop_jkt: jkt }) };
+    const granted = {
+      ...fields,
+      roles: grant.roles,
+      ...(jkt && { dpop_jkt: jkt }),
+      ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
+    };
     return respond(issued, false, exchange, granted, jkt, config, now);
   }
 
@@ -61,10 +89,25 @@ export async function tokenExchange(
   if (!verified.ok) return deny({ stage: "verify", ...verified.error }, config, now, { resource: exchange.resource });
   const { caller, subjectKey } = verified.value;
 
+  // Revocations and rate limits, on every request: a cached verification must not outlive a revocation.
+  const guarded = await guardCaller(
+    config.operations,
+    config.policy.rateLimits,
+    broker.revocations,
+    caller,
+    exchange.resource,
+    now,
+    keepAlive,
+  );
+  if (!guarded.ok) return refuse(guarded.error, config, now, callerFields(caller, now, exchange.resource));
+
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
     return deny({ stage: "policy", ...decision.error }, config, now, callerFields(caller, now, exchange.resource));
   const grant = decision.value;
+  const ruleRevoked = firstRevoked(guarded.value.revocations, [["rule", grant.rule]], now);
+  if (ruleRevoked)
+    return refuse(ruleRevoked, config, now, { ...callerFields(caller, now, exchange.resource), rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
@@ -81,17 +124,21 @@ export async function tokenExchange(
   // A service that exchanges the same Entra token for the same grant again gets the token it was
   // given before while that has life left (the rule forward mode follows): one signature per
   // token lifetime instead of one per call, and one live token per caller and origin.
-  const { issued, reused } = await broker.mintedTokens.get(subjectKey, {
-    issuer: config.issuer,
-    caller,
-    grant,
-    ttlSeconds,
-    now,
-    // A bound token is reused only for a proof by the same key.
-    ...(jkt && { jkt }),
-  });
-  const fields = { ...callerFields(caller, now, grant.resource), roles: grant.roles, rule: grant.rule };
-  return respond(issued, reused, exchange, { ...fields, ...(jkt && { dpop_jkt: jkt }) }, jkt, config, now);
+  // A reused token whose jti has been revoked is replaced, never handed out again; a bound token
+  // is reused only for a proof by the same key.
+  const { issued, reused } = await broker.mintedTokens.get(
+    subjectKey,
+    { issuer: config.issuer, caller, grant, ttlSeconds, now, ...(jkt && { jkt }) },
+    (jti) => firstRevoked(guarded.value.revocations, [["token", jti]], now) !== undefined,
+  );
+  const fields = {
+    ...callerFields(caller, now, grant.resource),
+    roles: grant.roles,
+    rule: grant.rule,
+    ...(jkt && { dpop_jkt: jkt }),
+    ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
+  };
+  return respond(issued, reused, exchange, fields, jkt, config, now);
 }
 
 async function respond(
@@ -141,6 +188,12 @@ function deny(failure: ExchangeFailure, config: Config, now: number, fields: Rec
   const headers: Record<string, string> = { ...NO_STORE };
   if (wire.retryAfterSeconds !== undefined) headers["retry-after"] = String(wire.retryAfterSeconds);
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });
+}
+
+function refuse(refusal: GuardRefusal, config: Config, now: number, fields: Record<string, unknown>): Response {
+  const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
+  audit({ event: "token_exchange", outcome, reason: refusal.reason, ...fields, ...guardFields(refusal) }, now, config);
+  return tokenGuardResponse(refusal);
 }
 
 function callerFields(caller: Caller, now: number, resource: string) {

@@ -32,6 +32,10 @@ export interface StandInBroker {
   readonly keys: SigningKey[];
   /** Kids published in the JWKS (default: every key). */
   published: string[];
+  /** The entries GET /revocations publishes; "down" makes only that endpoint fail. */
+  revocations: Array<Record<string, unknown>>;
+  revocationsMode: "up" | "down";
+  revocationFetches(): number;
   /** Adds a fresh key (published from now on) and returns its kid. */
   addKey(alg?: "ES256" | "EdDSA"): Promise<string>;
   /** A broker-shaped token; claims merged over the defaults (undefined removes one). */
@@ -51,6 +55,7 @@ export interface TokenOptions {
 export async function standInBroker(issuer = ISSUER): Promise<StandInBroker> {
   let jwks = 0;
   let meta = 0;
+  let revocationReads = 0;
   const keys: SigningKey[] = [];
 
   async function makeKey(alg: "ES256" | "EdDSA"): Promise<SigningKey> {
@@ -65,6 +70,9 @@ export async function standInBroker(issuer = ISSUER): Promise<StandInBroker> {
     metadata: {},
     keys,
     published: [],
+    revocations: [],
+    revocationsMode: "up",
+    revocationFetches: () => revocationReads,
     jwksFetches: () => jwks,
     metadataFetches: () => meta,
     async addKey(alg = "ES256") {
@@ -78,6 +86,12 @@ export async function standInBroker(issuer = ISSUER): Promise<StandInBroker> {
     async fetch(input, init) {
       const url = new URL(input);
       if (init.redirect !== "manual") throw new Error("the kit must not follow redirects");
+      // The revocation list has its own switch, so the key-fetch modes below keep their meaning.
+      if (url.pathname === "/revocations") {
+        revocationReads++;
+        if (broker.revocationsMode === "down") throw new TypeError("fetch failed: connection refused");
+        return Response.json({ revocations: broker.revocations, generatedAt: Math.floor(Date.now() / 1000) });
+      }
       const isJwks = url.pathname === "/.well-known/jwks.json";
       if (isJwks) jwks++;
       else meta++;

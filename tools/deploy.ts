@@ -1,0 +1,31 @@
+/**
+ * `npm run deploy [-- --env staging|production] [wrangler deploy options]`: the offline config
+ * check (tools/check-config.ts) for that same environment first, then `wrangler deploy` with the
+ * same arguments. A config the Worker would refuse at start is never deployed.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { checkConfig, report } from "./check-config.ts";
+
+const REPO = join(import.meta.dirname, "..");
+const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
+
+export async function deploy(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: false,
+    options: { env: { type: "string", short: "e" }, config: { type: "string", short: "c" } },
+  });
+  const env = typeof values.env === "string" ? values.env : undefined;
+  const config = typeof values.config === "string" ? values.config : undefined;
+  const checked = await checkConfig({ env, config, signingKeys: process.env.BROKER_SIGNING_KEYS });
+  if (!report(checked)) {
+    console.error("deploy: nothing was deployed");
+    return 1;
+  }
+  const result = spawnSync(process.execPath, [WRANGLER, "deploy", ...argv], { stdio: "inherit" });
+  return result.status ?? 1;
+}
+
+if (import.meta.main) process.exitCode = await deploy(process.argv.slice(2));
