@@ -257,11 +257,20 @@ describe("policy check", () => {
     });
   });
 
-  it("is what npm run deploy runs before wrangler deploy", () => {
+  it("refuses a policy whose rateLimits name a binding the file does not declare", () => {
+    const dir = tempDir();
+    const run = policyTool(["check", "--config", writeConfig(dir, { vars: sampleVars(), ratelimits: [] })]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      'error: POLICY rateLimits names "RATE_LIMIT_AGENT", which is not a rate limit binding',
+    );
+  });
+
+  it("npm run deploy runs tools/deploy.ts, which checks the config first (test/tools/deploy.test.ts)", () => {
     const scripts = (
       JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }
     ).scripts;
-    expect(scripts.deploy).toBe("npm run policy -- check && wrangler deploy");
+    expect(scripts.deploy).toBe("node tools/deploy.ts");
   });
 });
 
