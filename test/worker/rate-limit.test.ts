@@ -4,6 +4,7 @@ import worker from "../../worker/index.ts";
 import type { Env } from "../../worker/config.ts";
 import { RATE_LIMIT_RETRY_AFTER_SECONDS, parseRateLimitPolicy } from "../../worker/rate-limit.ts";
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, scenario } from "./support/scenario.ts";
+import { auditEntry } from "./support/audit-log.ts";
 
 // Per-client rate limits with Miniflare's real rate limiter: RATE_LIMIT_AGENT allows 3 requests a
 // minute, RATE_LIMIT_SERVICE 10,000 (wrangler.test.toml). Counters are keyed by tenant and client,
@@ -32,7 +33,7 @@ afterEach(() => vi.restoreAllMocks());
 
 function lastAudit(event: string): Record<string, unknown> | undefined {
   return logs
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .map(auditEntry)
     .filter((e) => e.event === event)
     .at(-1);
 }

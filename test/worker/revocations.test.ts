@@ -11,6 +11,7 @@ import {
   REFRESH_SECONDS,
 } from "../../worker/revocations/store.ts";
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, nowSeconds, scenario } from "./support/scenario.ts";
+import { auditEntry } from "./support/audit-log.ts";
 
 // Revocations end to end inside workerd with Miniflare's real KV namespace (the REVOCATIONS
 // binding of wrangler.test.toml). Every test uses its own client ids, tenant, rule names and
@@ -32,7 +33,7 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 function audit(event: string): Array<Record<string, unknown>> {
-  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === event);
+  return logs.map(auditEntry).filter((e) => e.event === event);
 }
 
 /** A broker for one test: unique names, one stable env object (as in production: per-config caches persist). */

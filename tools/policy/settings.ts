@@ -36,9 +36,12 @@ export async function loadSettings(
   envName: string | undefined,
   signingKeys: string | undefined = undefined,
 ): Promise<LoadedSettings> {
+  let bindings: Record<string, unknown> = {};
   const read = (env: string | undefined) => {
     try {
-      return unstable_readConfig({ config: resolve(configFile), env }, { hideWarnings: true });
+      const config = unstable_readConfig({ config: resolve(configFile), env }, { hideWarnings: true });
+      bindings = standInBindings(config.kv_namespaces ?? [], config.ratelimits ?? []);
+      return (config.vars ?? {}) as Record<string, unknown>;
     } catch (e) {
       // wrangler's ParseError carries where in the file it stopped.
       const at = (e as { location?: { line?: number; column?: number; lineText?: string } }).location;
@@ -47,12 +50,12 @@ export async function loadSettings(
       throw new SettingsError(`${configFile}${where}: ${(e as Error).message.trim()}${text}`);
     }
   };
-  const file = read(envName);
-  const vars = (file.vars ?? {}) as Record<string, unknown>;
+  const vars = read(envName);
+  const declared = bindings;
   const origin = envName === undefined ? configFile : `${configFile} [env.${envName}]`;
   const warnings: string[] = [];
   // wrangler does not inherit vars into an environment: one without its own has none at all.
-  if (envName !== undefined && Object.keys(vars).length === 0 && Object.keys(read(undefined).vars ?? {}).length > 0)
+  if (envName !== undefined && Object.keys(vars).length === 0 && Object.keys(read(undefined)).length > 0)
     warnings.push(`[env.${envName}] has no vars of its own: wrangler does not inherit the top-level [vars]`);
 
   const fileProblems: string[] = [];
@@ -64,12 +67,7 @@ export async function loadSettings(
       fileProblems.push(`${name} is not a setting of the broker (misspelt?); the vars are: ${VAR_NAMES.join(", ")}`);
   }
 
-  // The Worker checks that the policy's rateLimits name rate limit bindings and that REVOCATIONS
-  // is a KV namespace: stand-ins for the bindings the file declares let it see them.
-  const bindings: Record<string, unknown> = {};
-  for (const kv of file.kv_namespaces ?? []) bindings[kv.binding] = { get: async () => null, put: async () => {} };
-  for (const limiter of file.ratelimits ?? []) bindings[limiter.name] = { limit: async () => ({ success: true }) };
-  const config = await configFromVars(vars, signingKeys, bindings);
+  const config = await configFromVars({ ...declared, ...vars }, signingKeys);
   let hash: string | undefined;
   if (config.ok) hash = config.value.policySha256;
   else if (vars.POLICY !== undefined) hash = await policySha256(vars.POLICY).catch(() => undefined);
@@ -84,14 +82,24 @@ export async function loadSettings(
   };
 }
 
-/** The Worker's own config loading; the one secret is checked when given, else stood in for; bindings are stand-ins. */
-export async function configFromVars(
-  vars: Readonly<Record<string, unknown>>,
-  signingKeys?: string,
-  bindings: Readonly<Record<string, unknown>> = {},
-) {
-  const env: Env = { ...vars, ...bindings, BROKER_SIGNING_KEYS: signingKeys ?? (await standInSigningKeys()) };
+/** The Worker's own config loading; the one secret is checked when given, else stood in for. */
+export async function configFromVars(vars: Readonly<Record<string, unknown>>, signingKeys?: string) {
+  const env: Env = { ...vars, BROKER_SIGNING_KEYS: signingKeys ?? (await standInSigningKeys()) };
   return loadConfig(env);
+}
+
+/**
+ * The bindings wrangler.toml declares (KV namespaces, rate limits), as inert stand-ins: the config
+ * checks that POLICY names only declared rate limits; the tool never reads or counts through them.
+ */
+function standInBindings(
+  kvNamespaces: ReadonlyArray<{ readonly binding: string }>,
+  ratelimits: ReadonlyArray<{ readonly name: string }>,
+): Record<string, unknown> {
+  const bindings: Record<string, unknown> = {};
+  for (const kv of kvNamespaces) bindings[kv.binding] = { get: async () => null, put: async () => {} };
+  for (const limiter of ratelimits) bindings[limiter.name] = { limit: async () => ({ success: true }) };
+  return bindings;
 }
 
 async function standInSigningKeys(): Promise<string> {

@@ -1,5 +1,6 @@
 import { audit } from "../audit.ts";
 import type { Broker } from "../broker.ts";
+import type { Config } from "../config.ts";
 import type { Caller } from "../entra-token.ts";
 import type { KeepAlive } from "../jwks.ts";
 import { readCapped } from "../lib/read-capped.ts";
@@ -26,13 +27,13 @@ export async function adminRevocations(
   const { config, revocations: store } = broker;
   const admin = await authenticateAdmin(request, broker, now, keepAlive);
   if (!admin.ok) {
-    audit({ event: "admin", outcome: "denied", action, ...refusalFields(admin.error) }, now);
+    audit({ event: "admin", outcome: "denied", action, ...refusalFields(admin.error) }, now, config);
     return adminRefusalResponse(admin.error, config);
   }
   const caller = admin.value;
   const who = { client_id: caller.appId, tenant: caller.tenantId };
   if (!store) {
-    audit({ event: "admin", outcome: "error", action, reason: "revocations_not_configured", ...who }, now);
+    audit({ event: "admin", outcome: "error", action, reason: "revocations_not_configured", ...who }, now, config);
     return problem(501, "revocations_not_configured", "this broker has no REVOCATIONS KV namespace bound");
   }
 
@@ -41,12 +42,12 @@ export async function adminRevocations(
       const body = await readJson(request);
       const parsed = body.ok ? parseRevocationRequest(body.value) : body;
       if (!parsed.ok) {
-        audit({ event: "admin", outcome: "denied", action, reason: "revocation_invalid", ...who }, now);
+        audit({ event: "admin", outcome: "denied", action, reason: "revocation_invalid", ...who }, now, config);
         const status = parsed.error.field === "body" && parsed.error.detail.startsWith("is over") ? 413 : 400;
         return problem(status, "invalid_request", `${parsed.error.field} ${parsed.error.detail}`);
       }
       const added = await store.add(parsed.value, revokedBy(caller), now);
-      if (!added.ok) return storeFailure(added.error, action, who, now);
+      if (!added.ok) return storeFailure(added.error, action, who, now, config);
       const entry = added.value;
       audit(
         {
@@ -62,6 +63,7 @@ export async function adminRevocations(
           ...(entry.expiresAt !== undefined && { exp: entry.expiresAt }),
         },
         now,
+        config,
       );
       return Response.json(entry, {
         status: 201,
@@ -70,14 +72,14 @@ export async function adminRevocations(
     }
     case "list_revocations": {
       const snapshot = await store.snapshot(now, keepAlive);
-      if (!snapshot.ok) return storeFailure(snapshot.error, action, who, now);
-      audit({ event: "admin", outcome: "granted", action, reason: "listed", ...who }, now);
+      if (!snapshot.ok) return storeFailure(snapshot.error, action, who, now, config);
+      audit({ event: "admin", outcome: "granted", action, reason: "listed", ...who }, now, config);
       const revocations = snapshot.value.entries.filter((e) => e.expiresAt === undefined || now < e.expiresAt);
       return Response.json({ revocations, readAt: snapshot.value.readAt }, { headers: NO_STORE });
     }
     case "unrevoke": {
       const removed = await store.remove(id ?? "", now);
-      if (!removed.ok) return storeFailure(removed.error, action, who, now);
+      if (!removed.ok) return storeFailure(removed.error, action, who, now, config);
       audit(
         {
           event: "admin",
@@ -90,6 +92,7 @@ export async function adminRevocations(
           revoked_value: removed.value.value,
         },
         now,
+        config,
       );
       return Response.json(removed.value, { headers: NO_STORE });
     }
@@ -105,16 +108,30 @@ function refusalFields(refusal: AdminRefusal) {
   return { reason: refusal.reason, ...("clientId" in refusal && { client_id: refusal.clientId }) };
 }
 
-function storeFailure(failure: StoreProblem, action: AdminAction, who: Record<string, string>, now: number): Response {
+function storeFailure(
+  failure: StoreProblem,
+  action: AdminAction,
+  who: Record<string, string>,
+  now: number,
+  config: Config,
+): Response {
   switch (failure.reason) {
     case "revocation_not_found":
-      audit({ event: "admin", outcome: "denied", action, reason: failure.reason, ...who, revocation: failure.id }, now);
+      audit(
+        { event: "admin", outcome: "denied", action, reason: failure.reason, ...who, revocation: failure.id },
+        now,
+        config,
+      );
       return problem(404, "not_found", "no revocation with this id (it may have expired already)");
     case "too_many_revocations":
-      audit({ event: "admin", outcome: "denied", action, reason: failure.reason, ...who }, now);
+      audit({ event: "admin", outcome: "denied", action, reason: failure.reason, ...who }, now, config);
       return problem(409, "too_many_revocations", `at most ${failure.max} active revocations; lift some first`);
     case "revocations_unavailable":
-      audit({ event: "admin", outcome: "error", action, reason: failure.reason, ...who, detail: failure.detail }, now);
+      audit(
+        { event: "admin", outcome: "error", action, reason: failure.reason, ...who, detail: failure.detail },
+        now,
+        config,
+      );
       return Response.json(
         { error: "temporarily_unavailable", error_description: "the revocation store cannot be reached; retry later" },
         { status: 503, headers: { ...NO_STORE, "retry-after": "5" } },

@@ -38,7 +38,7 @@ export async function tokenExchange(
     now,
     keepAlive,
   );
-  if (!guarded.ok) return refuse(guarded.error, now, callerFields(caller, now, exchange.resource));
+  if (!guarded.ok) return refuse(guarded.error, config, now, callerFields(caller, now, exchange.resource));
 
   const decision = decide(caller, { resource: exchange.resource, scopes: exchange.scopes }, config.policy);
   if (!decision.ok)
@@ -46,7 +46,7 @@ export async function tokenExchange(
   const grant = decision.value;
   const ruleRevoked = firstRevoked(guarded.value.revocations, [["rule", grant.rule]], now);
   if (ruleRevoked)
-    return refuse(ruleRevoked, now, { ...callerFields(caller, now, exchange.resource), rule: grant.rule });
+    return refuse(ruleRevoked, config, now, { ...callerFields(caller, now, exchange.resource), rule: grant.rule });
 
   const lifetime = issuedLifetime(grant, config.maxTokenTtlSeconds, caller, now);
   if (!lifetime.ok)
@@ -104,9 +104,9 @@ function deny(failure: ExchangeFailure, config: Config, now: number, fields: Rec
   return Response.json({ error: wire.error, error_description: wire.description }, { status: wire.status, headers });
 }
 
-function refuse(refusal: GuardRefusal, now: number, fields: Record<string, unknown>): Response {
+function refuse(refusal: GuardRefusal, config: Config, now: number, fields: Record<string, unknown>): Response {
   const outcome = refusal.reason === "revocations_unavailable" ? "error" : "denied";
-  audit({ event: "token_exchange", outcome, reason: refusal.reason, ...fields, ...guardFields(refusal) }, now);
+  audit({ event: "token_exchange", outcome, reason: refusal.reason, ...fields, ...guardFields(refusal) }, now, config);
   return tokenGuardResponse(refusal);
 }
 
