@@ -2,6 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startChild, waitUntil, type Child } from "./processes.ts";
+import { SAMPLE_RATE_LIMITS } from "./sample.ts";
 
 // The broker as it really runs: the Worker under `wrangler dev` (workerd), with a wrangler config
 // generated for the local stack and its signing keys in a .dev.vars beside it, as a secret would be.
@@ -65,10 +66,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     vars: { BROKER_ISSUER: origin, ...options.vars },
     // Revocations persist in the local KV state (--persist-to below) across broker restarts.
     kv_namespaces: [{ binding: "REVOCATIONS", id: "revocations-local" }],
-    ratelimits: [
-      { name: "RATE_LIMIT_SERVICE", namespace_id: "1001", simple: { limit: 600, period: 60 } },
-      { name: "RATE_LIMIT_AGENT", namespace_id: "1002", simple: { limit: 60, period: 60 } },
-    ],
+    ratelimits: SAMPLE_RATE_LIMITS,
   };
   writeFileSync(join(options.dir, "wrangler.json"), JSON.stringify(config, null, 2));
   writeFileSync(join(options.dir, ".dev.vars"), `BROKER_SIGNING_KEYS='${JSON.stringify(options.keys)}'\n`, {

@@ -174,6 +174,12 @@ function agentDelegation<R>(agent: string, inventory: string, rules: readonly R[
   };
 }
 
+/** The [[ratelimits]] bindings the sample policy's rateLimits name: a service tier and an agent tier. */
+export const SAMPLE_RATE_LIMITS = [
+  { name: "RATE_LIMIT_SERVICE", namespace_id: "1001", simple: { limit: 600, period: 60 } },
+  { name: "RATE_LIMIT_AGENT", namespace_id: "1002", simple: { limit: 60, period: 60 } },
+] as const;
+
 /** What each sample origin serves, and the scope each route needs. */
 export const ORIGIN_ROUTES = {
   inventory: { "GET /items": "inventory.read", "GET /search": "inventory.search" },

@@ -95,8 +95,11 @@ async function run(argv: string[], now: number): Promise<number> {
       if (kid !== undefined) throw new UsageError("new takes no KID: the tool names the key");
       const added = await addKey(set, alg, now);
       writeOutput(values.out, added.set);
+      // The first key of a set is the signing key (index 0): there is nothing to promote it over.
       process.stderr.write(
-        `keys: added ${added.kid} (published, not signing); promote it from ${iso(now + lifetimes.jwksMaxAgeSeconds + lifetimes.maxTokenTtlSeconds)}\n`,
+        set.keys.length === 0
+          ? `keys: added ${added.kid} (the only key: it signs at once)\n`
+          : `keys: added ${added.kid} (published, not signing); promote it from ${iso(now + lifetimes.jwksMaxAgeSeconds + lifetimes.maxTokenTtlSeconds)}\n`,
       );
       return 0;
     }

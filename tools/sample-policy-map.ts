@@ -11,6 +11,7 @@ import {
   BROKER_API_APP_ID,
   BROKER_APP_ID_URI,
   IDENTITIES,
+  SAMPLE_RATE_LIMITS,
   samplePolicy,
   sampleRoutes,
   TENANT_ID,
@@ -34,6 +35,7 @@ try {
         POLICY: samplePolicy(ORIGINS),
         ROUTES: sampleRoutes(ORIGINS),
       },
+      ratelimits: SAMPLE_RATE_LIMITS,
     }),
   );
   // Names and role assignments only: credentials do not matter to the map.

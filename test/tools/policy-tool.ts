@@ -6,6 +6,7 @@ import {
   BROKER_API_APP_ID,
   BROKER_APP_ID_URI,
   IDENTITIES,
+  SAMPLE_RATE_LIMITS,
   samplePolicy,
   sampleRoutes,
   TENANT_ID,
@@ -51,7 +52,16 @@ export function sampleVars(): Record<string, unknown> {
 
 export function writeConfig(dir: string, doc: Record<string, unknown>): string {
   const file = join(dir, "wrangler.json");
-  writeFileSync(file, JSON.stringify({ name: "identity-broker", compatibility_date: "2026-11-01", ...doc }));
+  // The rate limit bindings npm start's broker declares: the sample policy's rateLimits name them.
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: "identity-broker",
+      compatibility_date: "2026-11-01",
+      ratelimits: SAMPLE_RATE_LIMITS,
+      ...doc,
+    }),
+  );
   return file;
 }
 

@@ -257,11 +257,31 @@ describe("policy check", () => {
     });
   });
 
-  it("is what npm run deploy runs before wrangler deploy", () => {
+  it("refuses a policy whose rateLimits name a binding the file does not declare", () => {
+    const dir = tempDir();
+    const run = policyTool(["check", "--config", writeConfig(dir, { vars: sampleVars(), ratelimits: [] })]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      'error: POLICY rateLimits names "RATE_LIMIT_AGENT", which is not a rate limit binding',
+    );
+  });
+
+  it("npm run deploy runs tools/deploy.ts, which checks the config first (test/tools/deploy.test.ts)", () => {
     const scripts = (
       JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> }
     ).scripts;
-    expect(scripts.deploy).toBe("npm run policy -- check && wrangler deploy");
+    expect(scripts.deploy).toBe("node tools/deploy.ts");
+  });
+
+  it("is run by npm run deploy too: a misspelt setting deploys nothing", () => {
+    const config = writeConfig(tempDir(), { vars: { ...sampleVars(), MAX_TOKEN_TTL: "60" } });
+    const run = spawnSync(process.execPath, [join(REPO, "tools/deploy.ts"), "--config", config, "--dry-run"], {
+      encoding: "utf8",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("MAX_TOKEN_TTL is not a setting of the broker");
+    expect(run.stderr).toContain("deploy: nothing was deployed");
   });
 });
 
