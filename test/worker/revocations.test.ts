@@ -541,3 +541,85 @@ describe("KV errors: never a 500", () => {
     expect(store.reads()).toBe(1);
   });
 });
+
+describe("revocations and delegated exchanges (actor_token)", () => {
+  /** A broker whose policy lets a fresh agent carry the service's token from its endpoint on to the inventory. */
+  function delegating() {
+    const agentApp = guid();
+    const agentOrigin = `https://agent-${guid().slice(0, 8)}.example.com`;
+    const service = guid();
+    const resource = `https://inventory-${guid().slice(0, 8)}.example.com`;
+    const policy = {
+      rules: [
+        {
+          name: `service-calls-agent-${agentApp.slice(0, 8)}`,
+          match: { clients: [service], roles: ["Inventory.Read"] },
+          grant: { origins: [agentOrigin], scopes: ["inventory.read"], maxTtlSeconds: 300 },
+        },
+      ],
+      owners: { [agentOrigin]: [agentApp] },
+      delegations: [
+        {
+          name: `agent-reads-${agentApp.slice(0, 8)}`,
+          match: { subjects: [service], actors: { clients: [agentApp] }, via: agentOrigin },
+          grant: { origins: [resource], scopes: ["inventory.read"], maxTtlSeconds: 60 },
+        },
+      ],
+    };
+    const b = broker({ POLICY: JSON.stringify(policy) });
+    return {
+      b,
+      agentApp,
+      async t1(): Promise<string> {
+        const response = await b.exchange(await b.serviceToken(service), agentOrigin);
+        expect(response.status).toBe(200);
+        return ((await response.json()) as { access_token: string }).access_token;
+      },
+      async delegate(t1: string): Promise<Response> {
+        const body = new URLSearchParams({
+          grant_type: TOKEN_EXCHANGE,
+          subject_token: t1,
+          subject_token_type: ACCESS_TOKEN_TYPE,
+          actor_token: await b.s.token({ claims: { azp: agentApp, roles: ["Agent.Act"] } }),
+          actor_token_type: ACCESS_TOKEN_TYPE,
+          resource,
+        });
+        return b.fetch(
+          new Request("https://broker.test/token", {
+            method: "POST",
+            body,
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+          }),
+        );
+      },
+    };
+  }
+
+  it("refuses the exchange once the actor's client is revoked", async () => {
+    const d = delegating();
+    const t1 = await d.t1();
+    expect((await d.delegate(t1)).status).toBe(200);
+    const entry = await d.b.revoke("client", d.agentApp);
+    expect(await oauth(await d.delegate(t1))).toMatchObject({ status: 400, error: "invalid_request" });
+    expect(audit("token_exchange").at(-1)).toMatchObject({
+      outcome: "denied",
+      reason: "revoked",
+      revocation: entry.id,
+      client_id: d.agentApp,
+    });
+  });
+
+  it("refuses the exchange once the subject token (T1) is revoked by its jti", async () => {
+    const d = delegating();
+    const t1 = await d.t1();
+    expect((await d.delegate(t1)).status).toBe(200);
+    const entry = await d.b.revoke("token", decodeJwt(t1).jti as string);
+    expect((await oauth(await d.delegate(t1))).status).toBe(400);
+    expect(audit("token_exchange").at(-1)).toMatchObject({
+      outcome: "denied",
+      reason: "revoked",
+      revocation: entry.id,
+      revocation_kind: "token",
+    });
+  });
+});

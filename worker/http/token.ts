@@ -78,9 +78,8 @@ export async function tokenExchange(
       ...fields,
       roles: grant.roles,
       ...(jkt && { dpop_jkt: jkt }),
-      ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
     };
-    return respond(issued, false, exchange, granted, jkt, config, now);
+    return respond(issued, false, exchange, granted, jkt, config, now, guarded.value.rateLimit);
   }
 
   // A service presents the same Entra token on every exchange for its whole life (about an hour):
@@ -136,9 +135,8 @@ export async function tokenExchange(
     roles: grant.roles,
     rule: grant.rule,
     ...(jkt && { dpop_jkt: jkt }),
-    ...(guarded.value.rateLimit !== undefined && { rate_limit: guarded.value.rateLimit }),
   };
-  return respond(issued, reused, exchange, fields, jkt, config, now);
+  return respond(issued, reused, exchange, fields, jkt, config, now, guarded.value.rateLimit);
 }
 
 async function respond(
@@ -149,6 +147,8 @@ async function respond(
   jkt: string | undefined,
   config: Config,
   now: number,
+  /** The rate limit tier that counted the request, if any. */
+  rateLimit: string | undefined,
 ): Promise<Response> {
   audit(
     {
@@ -162,6 +162,7 @@ async function respond(
       token_reused: reused,
       // The hash names a token once, when it is minted; a reuse is named by its jti.
       ...(!reused && { token_sha256: await sha256Hex(issued.token) }),
+      ...(rateLimit !== undefined && { rate_limit: rateLimit }),
     },
     now,
     config,
