@@ -1,4 +1,4 @@
-import { adminAuthReason, adminAuthRefusal, authenticateAdmin } from "../admin-auth.ts";
+import { adminRefusalFields, adminRefusalResponse, authenticateAdmin } from "../admin/auth.ts";
 import { audit } from "../audit.ts";
 import type { Broker } from "../broker.ts";
 import type { KeepAlive } from "../jwks.ts";
@@ -21,19 +21,8 @@ export async function adminExplain(
   const { config } = broker;
   const admin = await authenticateAdmin(request, broker, now, keepAlive);
   if (!admin.ok) {
-    const failure = admin.error;
-    audit(
-      {
-        event: "admin",
-        action: "explain",
-        outcome: "denied",
-        reason: adminAuthReason(failure),
-        ...("client" in failure && { client_id: failure.client }),
-      },
-      now,
-      config,
-    );
-    return adminAuthRefusal(failure, config.issuer);
+    audit({ event: "admin", action: "explain", outcome: "denied", ...adminRefusalFields(admin.error) }, now, config);
+    return adminRefusalResponse(admin.error, config);
   }
   const adminFields = { action: "explain", tenant: admin.value.tenantId, client_id: admin.value.appId };
 
