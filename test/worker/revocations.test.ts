@@ -539,3 +539,85 @@ describe("KV errors: never a 500", () => {
     expect(store.reads()).toBe(1);
   });
 });
+
+describe("explain names the revocation that decides", () => {
+  async function explainSelf(b: ReturnType<typeof broker>, token: string, resource = b.names.resource) {
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: token,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource,
+    });
+    const response = await b.fetch(
+      new Request("https://broker.test/explain", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    );
+    expect(response.status).toBe(200);
+    return (await response.json()) as Record<string, unknown>;
+  }
+  async function whatIf(b: ReturnType<typeof broker>, client: string, resource = b.names.resource) {
+    const response = await b.admin("POST", "/admin/explain", {
+      body: { client, roles: ["Inventory.Read"], resource },
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as Record<string, unknown>;
+  }
+
+  for (const kind of ["client", "tenant", "origin", "rule"] as const) {
+    it(`POST /explain and POST /admin/explain deny a revoked ${kind} as revoked, with the revocation's id`, async () => {
+      const b = broker();
+      const token = await b.serviceToken();
+      expect(await explainSelf(b, token)).toMatchObject({ decision: "granted", rule: b.names.rule });
+      expect(await whatIf(b, b.names.service)).toMatchObject({ decision: "granted", rule: b.names.rule });
+      const value = { client: b.names.service, tenant: b.s.tid, origin: b.names.resource, rule: b.names.rule }[kind];
+      const entry = await b.revoke(kind, value);
+      const denied = { decision: "denied", reason: "revoked", revocation: entry.id, revocationKind: kind };
+      const own = await explainSelf(b, token);
+      expect(own).toMatchObject(denied);
+      expect(own).not.toHaveProperty("rule");
+      expect(await whatIf(b, b.names.service)).toMatchObject({ ...denied, tenant: b.s.tid });
+      expect(audit("explain").at(-1)).toMatchObject({ outcome: "denied", reason: "revoked", revocation: entry.id });
+      expect(audit("admin").at(-1)).toMatchObject({ action: "explain", reason: "revoked", revocation: entry.id });
+      // /token agrees.
+      expect((await b.exchange(token)).status).not.toBe(200);
+    });
+  }
+
+  it("leaves other clients granted", async () => {
+    const b = broker();
+    await b.revoke("client", b.names.service);
+    const other = guid();
+    expect(await explainSelf(b, await b.serviceToken(other))).toMatchObject({ decision: "granted" });
+    expect(await whatIf(b, other)).toMatchObject({ decision: "granted" });
+  });
+
+  it("answers 503 temporarily_unavailable when no revocation list can be read", async () => {
+    const b = broker();
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const env = { ...b.env, REVOCATIONS: brokenKv("error") };
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: await b.serviceToken(),
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: b.names.resource,
+    });
+    const own = await b.fetch(
+      new Request("https://broker.test/explain", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+      env,
+    );
+    expect(own.status).toBe(503);
+    expect(own.headers.get("retry-after")).toMatch(/^\d+$/);
+    const admin = await b.admin("POST", "/admin/explain", {
+      env,
+      body: { client: b.names.service, roles: ["Inventory.Read"], resource: b.names.resource },
+    });
+    expect(admin.status).toBe(503);
+  });
+});
