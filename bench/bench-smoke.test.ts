@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runBench } from "./harness.ts";
-import { renderTable, renderTargets, targets } from "./report.ts";
+import { renderTable } from "./report.ts";
+import { renderTargets, targets } from "./targets.ts";
 
 // The benchmarks are not part of npm test (no timing is judged here: the machine is shared and
 // noisy); this quick run of the same harness is, so that `npm run bench` cannot silently rot.

@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runBench, stopRunning } from "./harness.ts";
 import { plotLoad } from "./plot.ts";
-import { loadCases, renderTable, renderTargets, targets } from "./report.ts";
+import { loadCases, renderTable } from "./report.ts";
+import { renderTargets, targets } from "./targets.ts";
 
 const { values } = parseArgs({
   options: { quick: { type: "boolean", default: false }, out: { type: "string" }, svg: { type: "string" } },

@@ -272,6 +272,17 @@ describe("policy check", () => {
     ).scripts;
     expect(scripts.deploy).toBe("node tools/deploy.ts");
   });
+
+  it("is run by npm run deploy too: a misspelt setting deploys nothing", () => {
+    const config = writeConfig(tempDir(), { vars: { ...sampleVars(), MAX_TOKEN_TTL: "60" } });
+    const run = spawnSync(process.execPath, [join(REPO, "tools/deploy.ts"), "--config", config, "--dry-run"], {
+      encoding: "utf8",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("MAX_TOKEN_TTL is not a setting of the broker");
+    expect(run.stderr).toContain("deploy: nothing was deployed");
+  });
 });
 
 describe("policy explain", () => {
