@@ -6,8 +6,8 @@ import { decide, type AccessRequest, type CallerIdentity, type Policy, type Rule
 // and what the caller lacks for each. Nothing is minted. Used by POST /explain (a verified
 // caller about itself), POST /admin/explain and `npm run policy -- explain` (what-if).
 //
-// Extension point: stages that refuse after the policy (revocations, rate limits) belong after
-// the lifetime below, each turning a grant into { decision: "denied", reason: <its audit reason> }.
+// Stages that refuse outside the policy (revocations, rate limits) need I/O, so the routes run
+// them and hand the refusal to `explainRefusal`, which turns the answer into /token's denial.
 
 /** Bounds the response for an origin that hundreds of role-only rules grant; the first ones in
  *  policy order are the ones decide() tries first. */
@@ -30,6 +30,40 @@ export interface Explanation {
   readonly lifetimeCappedBy?: LifetimeCap;
   /** The rules that grant this origin to this client in this tenant, in policy order. */
   readonly candidates: readonly Candidate[];
+  /** Denied as `revoked`: the id of the revocation that decides (its reason text stays in the admin API). */
+  readonly revocation?: string;
+  readonly revocationKind?: string;
+  /** Denied as `rate_limited`: the tier that is exhausted and when to try again. */
+  readonly rateLimit?: string;
+  readonly retryAfter?: number;
+}
+
+/** A refusal /token would give after verification: a revocation or an exhausted rate limit. */
+export type SafeguardRefusal =
+  | { readonly reason: "revoked"; readonly revocation: { readonly id: string; readonly kind: string } }
+  | { readonly reason: "rate_limited"; readonly binding: string; readonly retryAfterSeconds: number };
+
+/**
+ * /token checks revocations and rate limits before the policy, so such a refusal decides whatever
+ * the policy says; the candidates stay, for the operator to see what would grant once it is lifted.
+ */
+export function explainRefusal(explanation: Explanation, refusal: SafeguardRefusal): Explanation {
+  const { candidates } = explanation;
+  return refusal.reason === "revoked"
+    ? {
+        decision: "denied",
+        reason: "revoked",
+        candidates,
+        revocation: refusal.revocation.id,
+        revocationKind: refusal.revocation.kind,
+      }
+    : {
+        decision: "denied",
+        reason: "rate_limited",
+        candidates,
+        rateLimit: refusal.binding,
+        retryAfter: refusal.retryAfterSeconds,
+      };
 }
 
 export interface ExplainSettings {

@@ -65,6 +65,31 @@ describe("POST /admin/explain: authentication (RFC 6750)", () => {
     expect(log.admins().at(-1)).toMatchObject({ outcome: "denied", reason: "signature_invalid" });
   });
 
+  it("refuses a token in the query with 400 invalid_request", async () => {
+    const s = scenario();
+    const response = await s.fetch(
+      new Request(`https://broker.test/admin/explain?access_token=${await adminToken(s)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(ORDERS_WHAT_IF),
+      }),
+    );
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe("invalid_request");
+    expect(log.admins().at(-1)).toMatchObject({ outcome: "denied", reason: "token_in_query" });
+  });
+
+  it("answers 503 temporarily_unavailable with Retry-After when Entra's keys cannot be had", async () => {
+    const s = scenario();
+    const token = await adminToken(s);
+    await s.setKeys({ mode: "down" });
+    const response = await ask(s, ORDERS_WHAT_IF, { token });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("30");
+    expect(((await response.json()) as { error: string }).error).toBe("temporarily_unavailable");
+    expect(log.admins().at(-1)).toMatchObject({ outcome: "denied", reason: "jwks_unavailable" });
+  });
+
   it("refuses a valid token without an admin role with 403 insufficient_scope naming the roles", async () => {
     const s = scenario();
     const response = await ask(s, ORDERS_WHAT_IF, { token: await s.token() });

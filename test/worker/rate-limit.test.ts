@@ -81,6 +81,21 @@ function setup(overrides: Partial<Env> = {}) {
         }),
       );
     },
+    async explain(client: string) {
+      const body = new URLSearchParams({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: await token(client),
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        resource: RESOURCE,
+      });
+      return send(
+        new Request("https://broker.test/explain", {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        }),
+      );
+    },
     async forward(client: string) {
       return send(
         new Request("https://gw.test/api/items", { headers: { authorization: `Bearer ${await token(client)}` } }),
@@ -127,6 +142,40 @@ describe("per-client rate limits", () => {
       expect(limited.headers.get("retry-after")).toBe(String(RATE_LIMIT_RETRY_AFTER_SECONDS));
       expect(lastAudit("forward")).toMatchObject({ reason: "rate_limited", client_id: t.agent });
       expect((await t.forward(t.service)).status).toBe(200);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "counts POST /explain calls and explains a limited caller as rate_limited, as /token would refuse it",
+    async () => {
+      await freshWindow();
+      const t = setup();
+      for (let i = 0; i < AGENT_LIMIT - 1; i++) {
+        const response = await t.explain(t.agent);
+        expect(response.status).toBe(200);
+        expect(await response.json()).toMatchObject({ decision: "granted", rule: "readers" });
+      }
+      // The explains spent the budget: one exchange is left.
+      expect((await t.exchange(t.agent)).status).toBe(200);
+      expect((await t.exchange(t.agent)).status).toBe(429);
+
+      const limited = await t.explain(t.agent);
+      expect(limited.status).toBe(200);
+      expect(await limited.json()).toMatchObject({
+        decision: "denied",
+        reason: "rate_limited",
+        rateLimit: "RATE_LIMIT_AGENT",
+        retryAfter: RATE_LIMIT_RETRY_AFTER_SECONDS,
+        candidates: [{ rule: "readers", missing: { roles: [], scopes: [] } }],
+      });
+      expect(lastAudit("explain")).toMatchObject({
+        outcome: "denied",
+        reason: "rate_limited",
+        client_id: t.agent,
+        rate_limit: "RATE_LIMIT_AGENT",
+      });
+      expect(await (await t.explain(t.service)).json()).toMatchObject({ decision: "granted" });
     },
     TEST_TIMEOUT_MS,
   );

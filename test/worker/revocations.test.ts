@@ -422,13 +422,11 @@ describe("a broker without the REVOCATIONS binding", () => {
 });
 
 describe("admin API refusals", () => {
-  it("401 invalid_token without a bearer token", async () => {
+  it("401 with a bare challenge (no error code, RFC 6750 §3.1) without a bearer token", async () => {
     const b = broker();
     const response = await b.admin("GET", "/admin/revocations", { token: null });
     expect(response.status).toBe(401);
-    expect(response.headers.get("www-authenticate")).toMatch(
-      /^Bearer realm="https:\/\/broker.test", error="invalid_token"/,
-    );
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="https://broker.test"');
     expect(audit("admin").at(-1)).toMatchObject({ outcome: "denied", reason: "token_missing" });
   });
 
@@ -454,13 +452,13 @@ describe("admin API refusals", () => {
     const b = broker({ REQUIRE_CERTIFICATE_CLIENTS: "false" });
     const response = await b.admin("GET", "/admin/revocations", { token: await b.adminToken({ azpacr: "1" }) });
     expect(response.status).toBe(403);
-    expect(audit("admin").at(-1)).toMatchObject({ reason: "admin_not_certificate_client" });
+    expect(audit("admin").at(-1)).toMatchObject({ reason: "client_not_certificate_authenticated" });
   });
 
-  it("401 for a secret-authenticated admin where the broker requires certificates", async () => {
+  it("403 for a secret-authenticated admin where the broker requires certificates", async () => {
     const b = broker();
     const response = await b.admin("GET", "/admin/revocations", { token: await b.adminToken({ azpacr: "1" }) });
-    expect(response.status).toBe(401);
+    expect(response.status).toBe(403);
     expect(audit("admin").at(-1)).toMatchObject({ reason: "client_not_certificate_authenticated" });
   });
 
@@ -621,5 +619,87 @@ describe("revocations and delegated exchanges (actor_token)", () => {
       revocation: entry.id,
       revocation_kind: "token",
     });
+  });
+});
+
+describe("explain names the revocation that decides", () => {
+  async function explainSelf(b: ReturnType<typeof broker>, token: string, resource = b.names.resource) {
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: token,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource,
+    });
+    const response = await b.fetch(
+      new Request("https://broker.test/explain", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    );
+    expect(response.status).toBe(200);
+    return (await response.json()) as Record<string, unknown>;
+  }
+  async function whatIf(b: ReturnType<typeof broker>, client: string, resource = b.names.resource) {
+    const response = await b.admin("POST", "/admin/explain", {
+      body: { client, roles: ["Inventory.Read"], resource },
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as Record<string, unknown>;
+  }
+
+  for (const kind of ["client", "tenant", "origin", "rule"] as const) {
+    it(`POST /explain and POST /admin/explain deny a revoked ${kind} as revoked, with the revocation's id`, async () => {
+      const b = broker();
+      const token = await b.serviceToken();
+      expect(await explainSelf(b, token)).toMatchObject({ decision: "granted", rule: b.names.rule });
+      expect(await whatIf(b, b.names.service)).toMatchObject({ decision: "granted", rule: b.names.rule });
+      const value = { client: b.names.service, tenant: b.s.tid, origin: b.names.resource, rule: b.names.rule }[kind];
+      const entry = await b.revoke(kind, value);
+      const denied = { decision: "denied", reason: "revoked", revocation: entry.id, revocationKind: kind };
+      const own = await explainSelf(b, token);
+      expect(own).toMatchObject(denied);
+      expect(own).not.toHaveProperty("rule");
+      expect(await whatIf(b, b.names.service)).toMatchObject({ ...denied, tenant: b.s.tid });
+      expect(audit("explain").at(-1)).toMatchObject({ outcome: "denied", reason: "revoked", revocation: entry.id });
+      expect(audit("admin").at(-1)).toMatchObject({ action: "explain", reason: "revoked", revocation: entry.id });
+      // /token agrees.
+      expect((await b.exchange(token)).status).not.toBe(200);
+    });
+  }
+
+  it("leaves other clients granted", async () => {
+    const b = broker();
+    await b.revoke("client", b.names.service);
+    const other = guid();
+    expect(await explainSelf(b, await b.serviceToken(other))).toMatchObject({ decision: "granted" });
+    expect(await whatIf(b, other)).toMatchObject({ decision: "granted" });
+  });
+
+  it("answers 503 temporarily_unavailable when no revocation list can be read", async () => {
+    const b = broker();
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const env = { ...b.env, REVOCATIONS: brokenKv("error") };
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: await b.serviceToken(),
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: b.names.resource,
+    });
+    const own = await b.fetch(
+      new Request("https://broker.test/explain", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+      env,
+    );
+    expect(own.status).toBe(503);
+    expect(own.headers.get("retry-after")).toMatch(/^\d+$/);
+    const admin = await b.admin("POST", "/admin/explain", {
+      env,
+      body: { client: b.names.service, roles: ["Inventory.Read"], resource: b.names.resource },
+    });
+    expect(admin.status).toBe(503);
   });
 });

@@ -6,7 +6,7 @@ import type { KeepAlive } from "../jwks.ts";
 import { readCapped } from "../lib/read-capped.ts";
 import { MAX_REQUEST_BYTES, parseRevocationRequest } from "../revocations/entry.ts";
 import type { StoreProblem } from "../revocations/store.ts";
-import { adminRefusalResponse, authenticateAdmin, type AdminRefusal } from "./auth.ts";
+import { adminRefusalFields, adminRefusalResponse, authenticateAdmin } from "./auth.ts";
 
 // The admin API over revocations: POST /admin/revocations (201 + the stored entry),
 // GET /admin/revocations (every stored entry that has not expired), DELETE /admin/revocations/{id}.
@@ -27,7 +27,7 @@ export async function adminRevocations(
   const { config, revocations: store } = broker;
   const admin = await authenticateAdmin(request, broker, now, keepAlive);
   if (!admin.ok) {
-    audit({ event: "admin", outcome: "denied", action, ...refusalFields(admin.error) }, now, config);
+    audit({ event: "admin", outcome: "denied", action, ...adminRefusalFields(admin.error) }, now, config);
     return adminRefusalResponse(admin.error, config);
   }
   const caller = admin.value;
@@ -102,10 +102,6 @@ export async function adminRevocations(
 /** Who revoked it, as the entry records it: the admin's app id in its tenant. */
 function revokedBy(caller: Caller): string {
   return `${caller.appId}@${caller.tenantId}`;
-}
-
-function refusalFields(refusal: AdminRefusal) {
-  return { reason: refusal.reason, ...("clientId" in refusal && { client_id: refusal.clientId }) };
 }
 
 function storeFailure(

@@ -1,8 +1,10 @@
-import { adminAuthReason, adminAuthRefusal, authenticateAdmin } from "../admin-auth.ts";
+import { adminRefusalFields, adminRefusalResponse, authenticateAdmin } from "../admin/auth.ts";
 import { audit } from "../audit.ts";
 import type { Broker } from "../broker.ts";
 import type { KeepAlive } from "../jwks.ts";
 import { readCapped } from "../lib/read-capped.ts";
+import { explainRefusal } from "../explain.ts";
+import { firstRevoked, refusalFields, revocationsNow, tokenRefusalResponse } from "../revocations/guard.ts";
 import { explainWhatIf, parseWhatIf, type WhatIfProblem } from "../what-if.ts";
 
 // POST /admin/explain: an operator asks what the policy would decide for any identity, with no
@@ -21,19 +23,8 @@ export async function adminExplain(
   const { config } = broker;
   const admin = await authenticateAdmin(request, broker, now, keepAlive);
   if (!admin.ok) {
-    const failure = admin.error;
-    audit(
-      {
-        event: "admin",
-        action: "explain",
-        outcome: "denied",
-        reason: adminAuthReason(failure),
-        ...("client" in failure && { client_id: failure.client }),
-      },
-      now,
-      config,
-    );
-    return adminAuthRefusal(failure, config.issuer);
+    audit({ event: "admin", action: "explain", outcome: "denied", ...adminRefusalFields(admin.error) }, now, config);
+    return adminRefusalResponse(admin.error, config);
   }
   const adminFields = { action: "explain", tenant: admin.value.tenantId, client_id: admin.value.appId };
 
@@ -47,8 +38,30 @@ export async function adminExplain(
       { status: 400, headers: NO_STORE },
     );
   }
-  const { value } = answer;
   const asked = question.ok ? question.value : undefined;
+  // Revocations decide here as on /token (client, tenant, origin, then the granting rule). Rate
+  // limits do not: the binding has no read-only check, and asking would spend the budget of the
+  // identity asked about, which is not the admin's to spend. The admin's own calls are not limited.
+  let { value } = answer;
+  if (asked && value.reason !== "tenant_not_allowed") {
+    const list = await revocationsNow(broker.revocations, now, keepAlive);
+    if (!list.ok) {
+      audit(
+        { event: "admin", ...adminFields, outcome: "error", ...refusalFields(list.error), reason: list.error.reason },
+        now,
+        config,
+      );
+      return tokenRefusalResponse(list.error);
+    }
+    const subjects = [
+      ["client", asked.client],
+      ["tenant", value.tenant],
+      ["origin", asked.resource],
+      ["rule", value.rule],
+    ] as const;
+    const revoked = firstRevoked(list.value, subjects, now);
+    if (revoked?.reason === "revoked") value = { ...explainRefusal(value, revoked), tenant: value.tenant };
+  }
   audit(
     {
       event: "admin",
@@ -59,6 +72,7 @@ export async function adminExplain(
       target_client: asked?.client,
       resource: asked?.resource,
       ...(value.rule !== undefined && { rule: value.rule }),
+      ...(value.revocation !== undefined && { revocation: value.revocation }),
     },
     now,
     config,

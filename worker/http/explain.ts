@@ -4,8 +4,10 @@ import type { Config } from "../config.ts";
 import { toWireError, type ExchangeFailure } from "../errors.ts";
 import { readExchangeRequest } from "../exchange-request.ts";
 import { explainDelegation } from "../delegation/explain.ts";
-import { explainDecision } from "../explain.ts";
+import { explainDecision, explainRefusal } from "../explain.ts";
 import type { KeepAlive } from "../jwks.ts";
+import { firstRevoked } from "../revocations/guard.ts";
+import { guardCaller, guardFields, tokenGuardResponse } from "../safeguards.ts";
 
 // POST /explain: the /token form, the /token checks, and instead of a token the decision with its
 // reasons. Verification is exactly as strict and fails exactly as /token does (the same generic
@@ -36,7 +38,35 @@ export async function explainSelf(
   if (!verified.ok) return refuse({ stage: "verify", ...verified.error }, config, now, { resource });
   const { caller } = verified.value;
 
-  const explanation = explainDecision(caller, { resource, scopes }, config, caller.expiresAt - now);
+  // The same safeguards as /token, and they count: the rate limit binding has no read-only check,
+  // and an explain call costs the broker what an exchange does (verification, KV, policy), so a
+  // caller cannot use /explain to get around its limit. An explain call is one request of the
+  // caller's budget; a caller over it is told `rate_limited`, which is what /token would say.
+  const guarded = await guardCaller(
+    config.operations,
+    config.policy.rateLimits,
+    broker.revocations,
+    caller,
+    resource,
+    now,
+    keepAlive,
+  );
+  if (!guarded.ok && guarded.error.reason === "revocations_unavailable") {
+    audit(
+      { event: "explain", outcome: "error", ...guardFields(guarded.error), reason: guarded.error.reason },
+      now,
+      config,
+    );
+    return tokenGuardResponse(guarded.error);
+  }
+  const decided = explainDecision(caller, { resource, scopes }, config, caller.expiresAt - now);
+  const ruleRevoked =
+    guarded.ok && decided.rule !== undefined
+      ? firstRevoked(guarded.value.revocations, [["rule", decided.rule]], now)
+      : undefined;
+  const refusal = guarded.ok ? ruleRevoked : guarded.error;
+  const explanation =
+    refusal && refusal.reason !== "revocations_unavailable" ? explainRefusal(decided, refusal) : decided;
   audit(
     {
       event: "explain",
@@ -46,7 +76,9 @@ export async function explainSelf(
       client_id: caller.appId,
       token_version: caller.tokenVersion,
       resource,
-      ...(explanation.rule !== undefined && { rule: explanation.rule }),
+      ...(decided.rule !== undefined && { rule: decided.rule }),
+      ...(explanation.revocation !== undefined && { revocation: explanation.revocation }),
+      ...(explanation.rateLimit !== undefined && { rate_limit: explanation.rateLimit }),
       ...(scopes && { scope: scopes.join(" ") }),
       subject_token_remaining_s: caller.expiresAt - now,
     },
