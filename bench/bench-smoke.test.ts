@@ -37,7 +37,6 @@ describe("npm run bench (quick smoke run)", () => {
         "exchange-fresh",
         "exchange-fresh-unlogged",
         "exchange-fresh-jose",
-        "exchange-fresh-legacy",
         "exchange-repeated",
         "stage-audit",
         "stage-parse",
@@ -86,7 +85,7 @@ describe("npm run bench (quick smoke run)", () => {
       expect(load.p99Ms).toBeGreaterThanOrEqual(load.p50Ms);
     }
     expect(r.endToEnd.concurrentExchange.calls).toBe(100 * 2);
-    expect(targets(r)).toHaveLength(20);
-    expect(renderTargets(r).split("\n")).toHaveLength(20);
+    expect(targets(r)).toHaveLength(19);
+    expect(renderTargets(r).split("\n")).toHaveLength(19);
   });
 });

@@ -65,7 +65,6 @@ const FULL: Plan = {
       "exchange-fresh": 200,
       "exchange-fresh-unlogged": 200,
       "exchange-fresh-jose": 200,
-      "exchange-fresh-legacy": 200,
       "exchange-repeated": 400,
       "stage-parse": 400,
       "stage-verify-cached": 400,

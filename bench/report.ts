@@ -76,9 +76,7 @@ export function renderTable(r: BenchResult): string {
   cpuRow("exchange, fresh token (POST /token through the Worker)", "exchange-fresh", "floor");
   cpuRow("  same, audit line not written (console.log no-op)", "exchange-fresh-unlogged", "floor");
   row("  audit line's cost per exchange", f1(us("exchange-fresh") - us("exchange-fresh-unlogged")), "", "", "");
-  cpuRow("exchange handler, fresh token, hand-written JOSE, unlogged", "exchange-fresh-legacy", "floor");
   cpuRow("exchange handler, fresh token, jose, unlogged", "exchange-fresh-jose", "floor");
-  row("exchange handler, jose / hand-written", "", "", "", f2(us("exchange-fresh-jose") / us("exchange-fresh-legacy")));
   cpuRow("exchange, repeated token", "exchange-repeated", "floor");
   cpuRow("  its stage: read + parse the form (RFC 8693 checks)", "stage-parse", "floor");
   cpuRow("  its stage: cached verification (SHA-256 + lookup)", "stage-verify-cached", "floor");

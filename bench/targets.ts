@@ -49,14 +49,6 @@ export function targets(r: BenchResult): Target[] {
       `${us(cpu("exchange-fresh"))} / (${us(cpu("trivial"))} + 2 × ${us(cpu("floor"))})`,
     ),
     t(
-      "CPU per fresh-token exchange handler, jose / the hand-written JOSE it replaced (audit line not written)",
-      cpu("exchange-fresh-jose") / cpu("exchange-fresh-legacy"),
-      "<=",
-      1.1,
-      "x",
-      `${us(cpu("exchange-fresh-jose"))} / ${us(cpu("exchange-fresh-legacy"))}`,
-    ),
-    t(
       "CPU per repeated-token exchange / (trivial route + 1 × crypto floor)",
       cpu("exchange-repeated") / (cpu("trivial") + cpu("floor")),
       "<=",

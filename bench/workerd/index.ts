@@ -14,7 +14,6 @@ import { createJwksCache, type JwksCache } from "../../worker/jwks.ts";
 import { createVerifiedCallers, type VerifiedCallers } from "../../worker/verified-callers.ts";
 import { tokenExchange } from "../../worker/http/token.ts";
 import { decide, parsePolicy, type Policy } from "../../worker/policy.ts";
-import { createLegacyBroker, legacyTokenExchange, type LegacyBroker } from "./legacy/exchange.ts";
 import { CLIENT_APP_ID, CLIENT_ROLE, policyOf, SCOPE } from "../policy-shape.ts";
 
 // Bench-only Worker: times the broker's pipeline and its alternatives inside workerd, in the same
@@ -39,7 +38,6 @@ interface State {
   readonly brokerJwk: JsonWebKey;
   readonly hono: Hono;
   readonly policies: Record<string, Policy>;
-  readonly legacy: LegacyBroker;
   readonly broker: Broker;
 }
 
@@ -118,11 +116,6 @@ const CASES: Record<string, Case> = {
     unlogged(async () => {
       const r = await tokenExchange(req(s.tokens[i % s.tokens.length]!, env), s.broker, nowSeconds());
       if (r.status !== 200) throw new Error(`exchange-fresh-jose: ${r.status} ${await r.text()}`);
-      await r.arrayBuffer();
-    }),
-  "exchange-fresh-legacy": (i, s, env) =>
-    unlogged(async () => {
-      const r = await legacyTokenExchange(req(s.tokens[i % s.tokens.length]!, env), s.legacy, nowSeconds());
       await r.arrayBuffer();
     }),
   async "hono-jwk"(i, s) {
@@ -274,7 +267,6 @@ async function setup(env: BenchEnv, tokens: string[]): Promise<State> {
     if (!parsed.ok) throw new Error(`policy ${size}: ${parsed.error[0]}`);
     policies[String(size)] = parsed.value;
   }
-  const legacy = createLegacyBroker(config, jwksText);
   // The jose path's own caches (not the deployed app's), so both handlers start equally cold.
   const broker = createBroker(
     config,
@@ -282,7 +274,7 @@ async function setup(env: BenchEnv, tokens: string[]): Promise<State> {
     createDpopReplayCache(),
     undefined, // no REVOCATIONS binding here: the CPU figures are of the exchange itself
   );
-  return { tokens, config, jwks, jwksDoc, rsaKeys, brokerKey, brokerJwk, hono, policies, legacy, broker };
+  return { tokens, config, jwks, jwksDoc, rsaKeys, brokerKey, brokerJwk, hono, policies, broker };
 }
 
 // Section 3: memory after many distinct subject tokens. Signing a million RS256 tokens would take
