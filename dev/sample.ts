@@ -218,3 +218,35 @@ export function sampleRoutes(origins: SampleOrigins) {
     ],
   };
 }
+
+/**
+ * The sample tenant as an emulator tenant file, without credentials: the identities' names and
+ * their role assignments on the broker's app (what the policy tool reads). `dropRoles` leaves those
+ * roles unassigned.
+ */
+export function sampleTenantNames(dropRoles: readonly string[] = []) {
+  const identities = Object.values(IDENTITIES);
+  const appRoleAssignments = identities
+    .map((identity) => ({
+      clientAppId: identity.appId,
+      roles: identity.roles.filter((role) => !dropRoles.includes(role)),
+    }))
+    .filter((a) => a.roles.length > 0);
+  return {
+    tenants: [
+      {
+        tenantId: TENANT_ID,
+        apps: [
+          ...identities.map((identity) => ({ appId: identity.appId, displayName: identity.name })),
+          {
+            appId: BROKER_API_APP_ID,
+            displayName: "identity-broker",
+            identifierUris: [BROKER_APP_ID_URI],
+            appRoles: [...new Set(identities.flatMap((identity) => identity.roles))].map((value) => ({ value })),
+            appRoleAssignments,
+          },
+        ],
+      },
+    ],
+  };
+}

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
+  sampleTenantNames,
   BROKER_API_APP_ID,
   BROKER_APP_ID_URI,
-  IDENTITIES,
   SAMPLE_RATE_LIMITS,
   samplePolicy,
   sampleRoutes,
@@ -40,29 +40,7 @@ try {
   );
   // Names and role assignments only: credentials do not matter to the map.
   const tenantFile = join(dir, "tenants.json");
-  const identities = Object.values(IDENTITIES);
-  writeFileSync(
-    tenantFile,
-    JSON.stringify({
-      tenants: [
-        {
-          tenantId: TENANT_ID,
-          apps: [
-            ...identities.map((identity) => ({ appId: identity.appId, displayName: identity.name })),
-            {
-              appId: BROKER_API_APP_ID,
-              displayName: "identity-broker",
-              identifierUris: [BROKER_APP_ID_URI],
-              appRoles: [...new Set(identities.flatMap((identity) => identity.roles))].map((value) => ({ value })),
-              appRoleAssignments: identities
-                .filter((identity) => identity.roles.length > 0)
-                .map((identity) => ({ clientAppId: identity.appId, roles: [...identity.roles] })),
-            },
-          ],
-        },
-      ],
-    }),
-  );
+  writeFileSync(tenantFile, JSON.stringify(sampleTenantNames()));
   const args = ["map", "--config", config, "--tenant-file", tenantFile, "--title", "The npm start sample policy"];
   const svg = execFileSync(process.execPath, [join(REPO, "tools/policy.ts"), ...args], { encoding: "utf8" });
   if (process.argv.includes("--stdout")) process.stdout.write(svg);

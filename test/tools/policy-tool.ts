@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
+  sampleTenantNames,
   BROKER_API_APP_ID,
   BROKER_APP_ID_URI,
-  IDENTITIES,
   SAMPLE_RATE_LIMITS,
   samplePolicy,
   sampleRoutes,
@@ -67,34 +67,8 @@ export function writeConfig(dir: string, doc: Record<string, unknown>): string {
 
 /** A tenant file naming the sample identities and assigning their roles on the broker's app. */
 export function sampleTenantFile(dir: string, drop: { roles?: string[] } = {}): string {
-  const identities = Object.values(IDENTITIES);
-  const assignments = identities
-    .map((identity) => ({
-      clientAppId: identity.appId,
-      roles: identity.roles.filter((role) => !drop.roles?.includes(role)),
-    }))
-    .filter((a) => a.roles.length > 0);
   const file = join(dir, "tenants.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      tenants: [
-        {
-          tenantId: TENANT_ID,
-          apps: [
-            ...identities.map((identity) => ({ appId: identity.appId, displayName: identity.name })),
-            {
-              appId: BROKER_API_APP_ID,
-              displayName: "identity-broker",
-              identifierUris: [BROKER_APP_ID_URI],
-              appRoles: [...new Set(identities.flatMap((identity) => identity.roles))].map((value) => ({ value })),
-              appRoleAssignments: assignments,
-            },
-          ],
-        },
-      ],
-    }),
-  );
+  writeFileSync(file, JSON.stringify(sampleTenantNames(drop.roles)));
   return file;
 }
 
